@@ -1,0 +1,79 @@
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { MACHINE_CATALOG, catalogEntry } from '../../machines/catalog.js';
+import { extractRelation } from '../../machines/relation.js';
+import { QP_MODIFY_TABLE } from '../../machines/qp-modify-table.js';
+import { QP_POST_ADMISSION } from '../../machines/qp-post-admission.js';
+import { generateDocs, staleFiles, writeDocs } from '../diagrams/generate.js';
+import { runStages, summaryTable } from './run-stages.js';
+import { verifyStages } from './verify-stages.js';
+
+/** The repository root: generated docs are written relative to it. */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+function stageNames(value: string): string[] {
+  const known = verifyStages(ROOT).map((s) => s.name);
+  const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length > 0) throw new InvalidArgumentError(`unknown stage ${unknown.join(', ')}; stages are ${known.join(', ')}`);
+  return names;
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('tcpverbs')
+    .description('IB verbs (RC) over TCP: formal models, reference implementation and conformance checks')
+    .showHelpAfterError();
+
+  program
+    .command('verify')
+    .description('check the models: path coverage, QP guard against the kernel table, diagram freshness')
+    .option('--only <stages>', 'comma-separated stages to run (default: all)', stageNames)
+    .option('--json', 'print the outcome of every stage as JSON on stdout')
+    .action(async (options: { only?: string[]; json?: boolean }) => {
+      const stages = verifyStages(ROOT).filter((s) => options.only === undefined || options.only.includes(s.name));
+      const outcomes = await runStages(stages, { log: process.stderr });
+      process.stderr.write(`\n${summaryTable(outcomes)}\n`);
+      if (options.json === true) process.stdout.write(`${JSON.stringify(outcomes, null, 2)}\n`);
+      process.exitCode = outcomes.every((o) => o.ok) ? 0 : 1;
+    });
+
+  program
+    .command('diagrams')
+    .description('write Mermaid and SVG diagrams of every machine to docs/diagrams and docs/machines.md')
+    .option('--check', 'write nothing; exit 1 if any generated file is stale')
+    .action(async (options: { check?: boolean }) => {
+      const files = await generateDocs();
+      if (options.check === true) {
+        const stale = await staleFiles(ROOT, files);
+        for (const path of stale) process.stderr.write(`stale: ${path}\n`);
+        process.stderr.write(stale.length === 0 ? `${files.size} generated files up to date\n` : 'run `npm run diagrams` and commit the result\n');
+        process.exitCode = stale.length === 0 ? 0 : 1;
+        return;
+      }
+      const changed = await writeDocs(ROOT, files);
+      process.stderr.write(changed.length === 0 ? `${files.size} files already up to date\n` : changed.map((p) => `wrote ${p}\n`).join(''));
+    });
+
+  program
+    .command('tables')
+    .description('print a machine\'s transition relation (and the QP modify/post tables) as JSON')
+    .argument('[machine]', `one of ${MACHINE_CATALOG.map((e) => e.name).join(', ')}; all when omitted`)
+    .action((name: string | undefined) => {
+      const entries = name === undefined ? MACHINE_CATALOG : [catalogEntry(name)];
+      const tables = Object.fromEntries(entries.map((e) => [e.name, extractRelation(e.machine)]));
+      const qp = name === undefined || name === 'qp' ? { qpModifyTable: QP_MODIFY_TABLE, qpPostAdmission: QP_POST_ADMISSION } : {};
+      process.stdout.write(`${JSON.stringify({ ...tables, ...qp }, null, 2)}\n`);
+    });
+
+  return program;
+}
+
+const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (invokedDirectly || process.env.TCPVERBS_BIN === '1') {
+  buildProgram().parseAsync(process.argv).catch((error: unknown) => {
+    process.stderr.write(`tcpverbs: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+  });
+}
