@@ -131,10 +131,8 @@ describe('completion queue', () => {
         real.actor.on('COMPLETION_EVENT', () => { real.channelEvents++; });
         real.actor.on('ASYNC_EVENT', () => { real.cqErrors++; });
         real.actor.start();
-        return {
-          model: { cqe, depth: 0, arming: 'disarmed', attached: 0, overrun: false, destroyed: false, channelEvents: 0, cqErrors: 0 },
-          real,
-        };
+        const model: CqModel = { cqe, depth: 0, arming: 'disarmed', attached: 0, overrun: false, destroyed: false, channelEvents: 0, cqErrors: 0 };
+        return { model, real };
       }, cmds);
     }), { numRuns: 300 });
   });
