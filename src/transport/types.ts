@@ -1,0 +1,58 @@
+/**
+ * The byte pipe under one QP. The NIC decides where every arriving byte lands (zero copy on the
+ * real socket: the kernel's read() writes straight into the slice the sink returns); the transport
+ * decides nothing about frames.
+ */
+export interface TransportSink {
+  /**
+   * Where the next bytes must land: a non-empty view into a header buffer, a posted receive
+   * buffer, an MR range or a discard area. Called before every read; the transport never writes
+   * past its end and never keeps it after `onBytes`.
+   */
+  nextReadTarget(): Uint8Array;
+  /** `count` (> 0) bytes landed at the start of the last target. */
+  onBytes(count: number): void;
+  /** The stream ended: orderly close by the peer, an error, or `close()` from our side. */
+  onClose(reason: TransportCloseReason): void;
+}
+
+export type TransportCloseReason =
+  | { readonly kind: 'peer-closed' }
+  | { readonly kind: 'error'; readonly message: string }
+  | { readonly kind: 'local' };
+
+export interface TransportCounters {
+  /** Batches handed to the kernel: one writev (or one write for a single chunk) each. */
+  writeBatches: number;
+  /** Read completions delivered to the sink (one per read() that returned data). */
+  readCallbacks: number;
+  bytesWritten: number;
+  bytesRead: number;
+  /** Payload bytes the transport itself copied in user space (0 for the socket transport). */
+  bytesCopied: number;
+}
+
+export interface Transport {
+  /** Starts delivering bytes to `sink`. Called once. */
+  start(sink: TransportSink): void;
+  /**
+   * Sends the chunks, in order, as one batch, without copying them: the chunks are views of
+   * registered memory and of header buffers that stay untouched until `onWritten` runs.
+   */
+  writev(chunks: readonly Uint8Array[], onWritten?: () => void): void;
+  /** Tears the stream down; `onClose({ kind: 'local' })` follows unless already closed. */
+  close(): void;
+  readonly counters: Readonly<TransportCounters>;
+  readonly closed: boolean;
+}
+
+/** Timers the NIC uses (RNR waits, ACK timeouts): real time, or a virtual clock in simulation. */
+export interface Clock {
+  now(): number;
+  setTimer(delayMs: number, callback: () => void): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+}
+
+export interface TimerHandle {
+  readonly id: number;
+}
