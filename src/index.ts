@@ -1,0 +1,10 @@
+export { listDevices, openDevice, DEFAULT_DEVICE, type DeviceInfo } from './verbs/device.js';
+export { Access, QpAttrMask, SendFlags, WcFlags, DEVICE_LIMITS } from './verbs/constants.js';
+export { VerbsError, type Errno } from './verbs/errors.js';
+export type { Context, ContextOptions } from './verbs/context.js';
+export type { ProtectionDomain, QpInitAttr } from './verbs/pd.js';
+export type { MemoryRegion } from './verbs/mr.js';
+export type { CompletionQueue, CompletionChannel } from './verbs/cq.js';
+export type { QueuePair } from './verbs/qp.js';
+export type { VerbsObserver, QpErrorCause, PostOutcome } from './verbs/observer.js';
+export type * from './verbs/types.js';

@@ -1,0 +1,194 @@
+import { Access } from '../verbs/constants.js';
+import { psnAdd, psnDistance, type FrameHeader, type NakCodeName } from '../wire/frame.js';
+import type { RemoteOp } from './memory.js';
+import type { QpEngine } from './qp-engine.js';
+import type { Placement } from './rx-parser.js';
+
+type RequestHeader = Exclude<FrameHeader, { opcode: 'ACK' | 'NAK' | 'RDMA_READ_RESPONSE' | 'ATOMIC_RESPONSE' | 'TERMINATE' }>;
+
+const RECEIVING_STATES = new Set(['RTR', 'RTS', 'SQD', 'SQE']);
+
+/**
+ * The responder half of an RC QP (siw's qp_rx): checks each request against the PSN sequence,
+ * the posted receives and the MR table before a payload byte is read, then points the read at the
+ * final place. Errors are NAKed with the IB class the kernel uses and fail this QP too.
+ */
+export class Responder {
+  private expectedPsn = 0;
+  /** After a NAK the requester rewinds: requests until the NAKed PSN comes again are dropped. */
+  private dropping = false;
+
+  constructor(private readonly qp: QpEngine) {}
+
+  reset(rqPsn: number): void {
+    this.expectedPsn = rqPsn;
+    this.dropping = false;
+  }
+
+  onRequest(header: FrameHeader): Placement {
+    const request = header as RequestHeader;
+    const { qp } = this;
+    if (qp.peer === null) return this.fatal('invalid-request', `${request.opcode} before the peer's hello`);
+    if (!RECEIVING_STATES.has(qp.state)) return this.fatal('invalid-request', `${request.opcode} while the QP is ${qp.state}`);
+    const distance = psnDistance(this.expectedPsn, request.psn);
+    if (distance !== 0) {
+      if (this.dropping && distance > 0) return { kind: 'discard' };
+      if (distance < 0) {
+        // A duplicate: acknowledge again what was already done (IB's duplicate handling).
+        qp.tx?.ack(psnAdd(this.expectedPsn, 0xffffff));
+        return { kind: 'discard' };
+      }
+      this.nak('PSN_SEQUENCE_ERROR', this.expectedPsn);
+      this.dropping = true;
+      return { kind: 'discard' };
+    }
+    this.dropping = false;
+    switch (request.opcode) {
+      case 'SEND':
+      case 'SEND_WITH_IMM':
+        return this.onSend(request);
+      case 'RDMA_WRITE':
+      case 'RDMA_WRITE_WITH_IMM':
+        return this.onWrite(request);
+      case 'RDMA_READ_REQUEST':
+        return this.onRead(request);
+      case 'ATOMIC_CMP_AND_SWP':
+      case 'ATOMIC_FETCH_AND_ADD':
+        return this.onAtomic(request);
+    }
+  }
+
+  private onSend(request: Extract<RequestHeader, { opcode: 'SEND' | 'SEND_WITH_IMM' }>): Placement {
+    const { qp } = this;
+    const wqe = qp.rq[0];
+    if (wqe === undefined) return this.receiverNotReady(request.psn);
+    const capacity = wqe.sgList.reduce((sum, sge) => sum + sge.length, 0);
+    const immData = request.opcode === 'SEND_WITH_IMM' ? request.immData : undefined;
+    const solicited = (request.flags & 1) !== 0;
+    if (request.payloadLength > capacity) {
+      qp.completeRecv('LOC_LEN_ERR', 0, 'RECV', undefined, solicited);
+      this.nak('INVALID_REQUEST', request.psn);
+      return this.fatal('invalid-request', `a ${request.payloadLength}-byte SEND does not fit the posted receive of ${capacity} bytes`, false);
+    }
+    const segments = this.receiveSegments(request.payloadLength);
+    if (typeof segments === 'string') {
+      qp.completeRecv('LOC_PROT_ERR', 0, 'RECV', undefined, solicited);
+      this.nak('REMOTE_OPERATIONAL_ERROR', request.psn);
+      return this.fatal('fatal', segments, false);
+    }
+    qp.nic.observer?.started?.(qp.qpNum, 'recv', wqe.wrId);
+    return {
+      kind: 'place',
+      segments,
+      done: () => {
+        qp.completeRecv('SUCCESS', request.payloadLength, 'RECV', immData, solicited);
+        this.accepted(request.psn);
+      },
+    };
+  }
+
+  /** The head receive WQE's SGEs, checked now (at use, as hardware does) and cut to `length`. */
+  private receiveSegments(length: number): Uint8Array[] | string {
+    const { qp } = this;
+    const wqe = qp.rq[0]!;
+    const segments: Uint8Array[] = [];
+    let left = length;
+    for (const sge of wqe.sgList) {
+      if (left === 0) break;
+      const take = Math.min(left, sge.length);
+      const check = qp.nic.memory.checkLocal(qp.init.pdHandle, sge.lkey, sge.addr, take, true);
+      if (!check.ok) return `receive WR ${wqe.wrId}: ${check.reason}`;
+      segments.push(check.view);
+      left -= take;
+    }
+    return segments;
+  }
+
+  private onWrite(request: Extract<RequestHeader, { opcode: 'RDMA_WRITE' | 'RDMA_WRITE_WITH_IMM' }>): Placement {
+    const { qp } = this;
+    const withImm = request.opcode === 'RDMA_WRITE_WITH_IMM';
+    // The immediate consumes a receive: with none posted nothing may be placed yet.
+    if (withImm && qp.rq.length === 0) return this.receiverNotReady(request.psn);
+    const target = this.remote(request.remoteAddr, request.rkey, request.payloadLength, 'write', request.psn);
+    if (target === null) return { kind: 'discard' };
+    const solicited = (request.flags & 1) !== 0;
+    if (withImm) qp.nic.observer?.started?.(qp.qpNum, 'recv', qp.rq[0]!.wrId);
+    return {
+      kind: 'place',
+      segments: [target],
+      done: () => {
+        if (withImm) qp.completeRecv('SUCCESS', request.payloadLength, 'RECV_RDMA_WITH_IMM', request.immData ?? 0, solicited);
+        this.accepted(request.psn);
+      },
+    };
+  }
+
+  private onRead(request: Extract<RequestHeader, { opcode: 'RDMA_READ_REQUEST' }>): Placement {
+    const source = this.remote(request.remoteAddr, request.rkey, request.length, 'read', request.psn);
+    if (source === null) return { kind: 'discard' };
+    this.expectedPsn = psnAdd(this.expectedPsn, 1);
+    // Zero copy: the response's payload is a view of the MR, read by the kernel at send time.
+    this.qp.tx?.frame({ opcode: 'RDMA_READ_RESPONSE', flags: 0, psn: request.psn, payloadLength: request.length }, [source]);
+    this.qp.tx?.flushSoon();
+    return { kind: 'discard' };
+  }
+
+  private onAtomic(request: Extract<RequestHeader, { opcode: 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD' }>): Placement {
+    const target = this.remote(request.remoteAddr, request.rkey, 8, 'atomic', request.psn);
+    if (target === null) return { kind: 'discard' };
+    // The event loop makes this read-modify-write atomic with respect to every other QP.
+    const word = new DataView(target.buffer, target.byteOffset, 8);
+    const original = word.getBigUint64(0, true);
+    if (request.opcode === 'ATOMIC_CMP_AND_SWP') {
+      if (original === request.compareAdd) word.setBigUint64(0, request.swap, true);
+    } else {
+      word.setBigUint64(0, BigInt.asUintN(64, original + request.compareAdd), true);
+    }
+    this.expectedPsn = psnAdd(this.expectedPsn, 1);
+    this.qp.tx?.frame({ opcode: 'ATOMIC_RESPONSE', flags: 0, psn: request.psn, payloadLength: 0, original });
+    this.qp.tx?.flushSoon();
+    return { kind: 'discard' };
+  }
+
+  /** Checks QP access flags and the MR table; on refusal NAKs and fails the QP. */
+  private remote(addr: number, rkey: number, length: number, op: RemoteOp, psn: number): Uint8Array | null {
+    const { qp } = this;
+    const qpFlag = op === 'read' ? Access.REMOTE_READ : op === 'write' ? Access.REMOTE_WRITE : Access.REMOTE_ATOMIC;
+    if ((qp.attrs.accessFlags & qpFlag) === 0) {
+      this.nak('REMOTE_ACCESS_ERROR', psn);
+      this.fatal('access', `remote ${op} refused: the QP's access flags do not allow it`, false);
+      return null;
+    }
+    const check = qp.nic.memory.checkRemote(qp.init.pdHandle, rkey, addr, length, op);
+    if (!check.ok) {
+      const invalid = check.status === 'REM_INV_REQ_ERR';
+      this.nak(invalid ? 'INVALID_REQUEST' : 'REMOTE_ACCESS_ERROR', psn);
+      this.fatal(invalid ? 'invalid-request' : 'access', `remote ${op} refused: ${check.reason}`, false);
+      return null;
+    }
+    return check.view;
+  }
+
+  private receiverNotReady(psn: number): Placement {
+    this.nak('RNR', psn);
+    this.dropping = true;
+    return { kind: 'discard' };
+  }
+
+  private accepted(psn: number): void {
+    this.expectedPsn = psnAdd(psn, 1);
+    this.qp.tx?.ack(psn);
+  }
+
+  private nak(code: NakCodeName, psn: number): void {
+    const rnrTimer = code === 'RNR' ? this.qp.attrs.minRnrTimer : 0;
+    this.qp.tx?.frame({ opcode: 'NAK', flags: 0, psn, payloadLength: 0, code, rnrTimer });
+    this.qp.tx?.flush();
+  }
+
+  private fatal(fault: 'access' | 'invalid-request' | 'fatal', reason: string, nakFirst = true): Placement {
+    if (nakFirst) this.nak('INVALID_REQUEST', this.expectedPsn);
+    this.qp.fail({ kind: 'LOCAL_ERROR', fault, reason });
+    return { kind: 'discard' };
+  }
+}

@@ -1,0 +1,62 @@
+import type { Sge, WcOpcode, WcStatus, WrOpcode } from '../verbs/types.js';
+import type { QpErrorCause } from '../verbs/observer.js';
+
+/** A send work queue element as the NIC keeps it from post to completion. */
+export interface SendWqe {
+  readonly wrId: bigint;
+  readonly opcode: WrOpcode;
+  readonly signaled: boolean;
+  readonly solicited: boolean;
+  readonly fence: boolean;
+  readonly sgList: readonly Sge[];
+  /** Inline data, copied at post time as libibverbs does; the SGEs are free once posted. */
+  readonly inline: Uint8Array | null;
+  /** Total bytes: SEND/WRITE payload, READ length, 8 for atomics. */
+  readonly length: number;
+  readonly immData: number | undefined;
+  readonly remote: { readonly addr: number; readonly rkey: number } | null;
+  readonly atomic: { readonly compareAdd: bigint; readonly swap: bigint } | null;
+  phase: 'queued' | 'inFlight' | 'done';
+  psn: number;
+  status: WcStatus | null;
+  /** Why the QP fails when this WQE completes in error. */
+  errorCause: QpErrorCause | null;
+  /** RNR retries left for this WQE; 7 in rnr_retry means forever (kept as Infinity). */
+  rnrRetriesLeft: number;
+  /** Resolved local memory: the payload source (SEND/WRITE) or destination (READ/atomic). */
+  local: Uint8Array[] | null;
+}
+
+export interface RecvWqe {
+  readonly wrId: bigint;
+  readonly sgList: readonly Sge[];
+  /** Set when the WQE is flushed before it could be used. */
+  flushed: boolean;
+}
+
+export const SEND_WC_OPCODE: Readonly<Record<WrOpcode, WcOpcode>> = {
+  SEND: 'SEND',
+  SEND_WITH_IMM: 'SEND',
+  RDMA_WRITE: 'RDMA_WRITE',
+  RDMA_WRITE_WITH_IMM: 'RDMA_WRITE',
+  RDMA_READ: 'RDMA_READ',
+  ATOMIC_CMP_AND_SWP: 'COMP_SWAP',
+  ATOMIC_FETCH_AND_ADD: 'FETCH_ADD',
+};
+
+export const isReadOrAtomic = (opcode: WrOpcode) =>
+  opcode === 'RDMA_READ' || opcode === 'ATOMIC_CMP_AND_SWP' || opcode === 'ATOMIC_FETCH_AND_ADD';
+
+/** Opcodes the responder acknowledges with ACK (the others are answered with a response). */
+export const isAckedByAck = (opcode: WrOpcode) => !isReadOrAtomic(opcode);
+
+/** IB min_rnr_timer encoding (IB spec table 45), in milliseconds. */
+export const RNR_TIMER_MS: readonly number[] = [
+  655.36, 0.01, 0.02, 0.03, 0.04, 0.06, 0.08, 0.12, 0.16, 0.24, 0.32, 0.48, 0.64, 0.96, 1.28, 1.92, 2.56,
+  3.84, 5.12, 7.68, 10.24, 15.36, 20.48, 30.72, 40.96, 61.44, 81.92, 122.88, 163.84, 245.76, 327.68, 491.52,
+];
+
+/** Local ACK timeout: 4.096 µs × 2^timeout; 0 means wait forever. */
+export function ackTimeoutMs(timeout: number): number {
+  return timeout === 0 ? Infinity : 0.004096 * 2 ** timeout;
+}

@@ -1,0 +1,103 @@
+import { CqRing } from '../nic/cq-ring.js';
+import { VerbsError } from './errors.js';
+import { EventQueue } from './events.js';
+import type { VerbsObserver } from './observer.js';
+import type { WorkCompletion } from './types.js';
+import { requireInt } from './validate.js';
+
+/** ibv_comp_channel: completion events of the CQs armed with reqNotify. */
+export class CompletionChannel {
+  readonly events: EventQueue<{ cq: CompletionQueue }>;
+  users = 0;
+  private destroyed = false;
+
+  constructor(limit: number) {
+    this.events = new EventQueue(limit);
+  }
+
+  /** ibv_get_cq_event: resolves with the CQ whose armed notification fired. */
+  getEvent(): Promise<{ cq: CompletionQueue }> {
+    if (this.destroyed) return Promise.reject(new VerbsError('EINVAL', 'the completion channel was destroyed'));
+    return this.events.next();
+  }
+
+  destroy(): void {
+    if (this.destroyed) throw new VerbsError('EINVAL', 'the completion channel was already destroyed');
+    if (this.users > 0) throw new VerbsError('EBUSY', `${this.users} CQ(s) still use this completion channel; destroy them first`);
+    this.destroyed = true;
+    this.events.close(new VerbsError('EINVAL', 'the completion channel was destroyed'));
+  }
+}
+
+/** ibv_cq: poll completions; arm the channel with reqNotify. */
+export class CompletionQueue {
+  readonly ring: CqRing;
+  /** QPs that complete into this CQ (as send or receive CQ). */
+  users = 0;
+  private destroyed = false;
+  private unackedEvents = 0;
+
+  constructor(
+    readonly id: number,
+    readonly cqe: number,
+    readonly channel: CompletionChannel | null,
+    private readonly observer: VerbsObserver | null,
+    onOverrun: (ring: CqRing) => void,
+    private readonly onDestroy: (cq: CompletionQueue) => void,
+  ) {
+    this.ring = new CqRing(cqe, {
+      onNotify: () => {
+        this.unackedEvents++;
+        this.channel?.events.push({ cq: this });
+      },
+      onOverrun: () => onOverrun(this.ring),
+    });
+    if (channel !== null) channel.users++;
+  }
+
+  private live(): void {
+    if (this.destroyed) throw new VerbsError('EINVAL', 'the CQ was destroyed');
+  }
+
+  /** ibv_poll_cq: up to `maxEntries` completions, oldest first. */
+  poll(maxEntries: number): WorkCompletion[] {
+    this.live();
+    requireInt('maxEntries', maxEntries, 0, 1 << 20);
+    const wcs = this.ring.poll(maxEntries);
+    if (wcs.length > 0) this.observer?.cqPolled?.(this.id, wcs.length);
+    return wcs;
+  }
+
+  /** ibv_req_notify_cq: one channel event for the next (solicited, or any) completion. */
+  reqNotify(solicitedOnly = false): void {
+    this.live();
+    if (this.channel === null) throw new VerbsError('EINVAL', 'the CQ was created without a completion channel; pass { channel } to createCq');
+    this.ring.arm(solicitedOnly === true);
+  }
+
+  /** ibv_ack_cq_events. */
+  ackEvents(count: number): void {
+    requireInt('count', count, 0, this.unackedEvents);
+    this.unackedEvents -= count;
+  }
+
+  get depth(): number {
+    return this.ring.depth;
+  }
+
+  get inError(): boolean {
+    return this.ring.inError;
+  }
+
+  destroy(): void {
+    this.live();
+    if (this.users > 0) throw new VerbsError('EBUSY', `${this.users} QP(s) still use this CQ; destroy them first`);
+    this.destroyed = true;
+    if (this.channel !== null) this.channel.users--;
+    this.onDestroy(this);
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+}

@@ -1,0 +1,35 @@
+import { einval } from './errors.js';
+
+/** Shared argument checks: each names the argument, what it got and what is allowed. */
+export function requireInt(name: string, value: unknown, min: number, max: number, badWr?: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw einval(`${name} must be an integer in ${min}..${max}, got ${describe(value)}`, badWr);
+  }
+  return value;
+}
+
+export function requireU64(name: string, value: unknown, badWr?: number): bigint {
+  if (typeof value !== 'bigint' || value < 0n || value > 0xffff_ffff_ffff_ffffn) {
+    throw einval(`${name} must be a bigint in 0..2^64-1, got ${describe(value)}`, badWr);
+  }
+  return value;
+}
+
+export function requireFlags(name: string, value: unknown, known: number, names: string, badWr?: number): number {
+  const flags = requireInt(name, value ?? 0, 0, 0xffffffff, badWr);
+  if ((flags & ~known) !== 0) throw einval(`${name} has unknown bits 0x${((flags & ~known) >>> 0).toString(16)}; allowed: ${names}`, badWr);
+  return flags;
+}
+
+export function requireOneOf<T extends string | number>(name: string, value: unknown, allowed: readonly T[], badWr?: number): T {
+  if (!allowed.includes(value as T)) throw einval(`${name} must be one of ${allowed.join(', ')}, got ${describe(value)}`, badWr);
+  return value as T;
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
+}

@@ -1,0 +1,304 @@
+/**
+ * The RC frame protocol over a TCP byte stream (docs/wire.md). Every frame is a fixed 48-byte
+ * header, optionally followed by `payloadLength` bytes. A fixed header lets the receiver read
+ * exactly one header per read() and then point the next read at the payload's final place.
+ * Pure functions only: no I/O, no state.
+ */
+export const FRAME_HEADER_BYTES = 48;
+export const HELLO_BYTES = 32;
+export const WIRE_VERSION = 1;
+export const HELLO_MAGIC = 0x54435056; // "TCPV"
+export const MAX_PSN = 0xffffff;
+/** TERMINATE carries a short UTF-8 reason, nothing else. */
+export const MAX_TERMINATE_TEXT = 256;
+
+export const Opcode = {
+  SEND: 0x01,
+  SEND_WITH_IMM: 0x02,
+  RDMA_WRITE: 0x03,
+  RDMA_WRITE_WITH_IMM: 0x04,
+  RDMA_READ_REQUEST: 0x05,
+  RDMA_READ_RESPONSE: 0x06,
+  ATOMIC_CMP_AND_SWP: 0x07,
+  ATOMIC_FETCH_AND_ADD: 0x08,
+  ATOMIC_RESPONSE: 0x09,
+  ACK: 0x10,
+  NAK: 0x11,
+  TERMINATE: 0x1f,
+} as const;
+export type OpcodeName = keyof typeof Opcode;
+const OPCODE_NAMES = new Map<number, OpcodeName>(Object.entries(Opcode).map(([name, code]) => [code, name as OpcodeName]));
+
+export const FrameFlag = { SOLICITED: 1 << 0, FENCE: 1 << 1 } as const;
+const KNOWN_FLAGS = FrameFlag.SOLICITED | FrameFlag.FENCE;
+
+export const NakCode = { RNR: 1, PSN_SEQUENCE_ERROR: 2, INVALID_REQUEST: 3, REMOTE_ACCESS_ERROR: 4, REMOTE_OPERATIONAL_ERROR: 5 } as const;
+export type NakCodeName = keyof typeof NakCode;
+const NAK_NAMES = new Map<number, NakCodeName>(Object.entries(NakCode).map(([name, code]) => [code, name as NakCodeName]));
+
+/** A decoded header. Fields an opcode does not use are zero on the wire and absent here. */
+export type FrameHeader =
+  | { opcode: 'SEND' | 'SEND_WITH_IMM'; flags: number; psn: number; payloadLength: number; immData?: number }
+  | { opcode: 'RDMA_WRITE' | 'RDMA_WRITE_WITH_IMM'; flags: number; psn: number; payloadLength: number; immData?: number; remoteAddr: number; rkey: number }
+  | { opcode: 'RDMA_READ_REQUEST'; flags: number; psn: number; payloadLength: 0; remoteAddr: number; rkey: number; length: number }
+  | { opcode: 'RDMA_READ_RESPONSE'; flags: 0; psn: number; payloadLength: number }
+  | { opcode: 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD'; flags: number; psn: number; payloadLength: 0; remoteAddr: number; rkey: number; compareAdd: bigint; swap: bigint }
+  | { opcode: 'ATOMIC_RESPONSE'; flags: 0; psn: number; payloadLength: 0; original: bigint }
+  | { opcode: 'ACK'; flags: 0; psn: number; payloadLength: 0 }
+  | { opcode: 'NAK'; flags: 0; psn: number; payloadLength: 0; code: NakCodeName; rnrTimer: number }
+  | { opcode: 'TERMINATE'; flags: 0; psn: 0; payloadLength: number; reason: number };
+
+export interface Hello {
+  readonly srcQpn: number;
+  readonly destQpn: number;
+  /** The first PSN the sender's responder expects (its rq_psn). */
+  readonly rqPsn: number;
+  /** The largest message the sender accepts. */
+  readonly maxMessage: number;
+  /** The sender's responder resources for READ/atomic (max_dest_rd_atomic). */
+  readonly maxDestRdAtomic: number;
+}
+
+export interface DecodeLimits {
+  /** Largest payload this endpoint accepts in one frame. */
+  readonly maxPayload: number;
+}
+
+export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+/** A programming error on our side: an encoder was asked to put an impossible value on the wire. */
+export class WireEncodeError extends Error {}
+
+const OFFSET = { opcode: 0, flags: 1, reserved: 2, psn: 4, payloadLength: 8, aux: 12, remoteAddr: 16, rkey: 24, length: 28, compareAdd: 32, swap: 40 } as const;
+const U32 = 0xffffffff;
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function requireU32(name: string, value: number, max = U32): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) throw new WireEncodeError(`${name} must be an integer in 0..${max}, got ${value}`);
+}
+
+function requireAddr(value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new WireEncodeError(`remoteAddr must be a safe non-negative integer, got ${value}`);
+}
+
+function requireU64(name: string, value: bigint): void {
+  if (value < 0n || value > 0xffffffffffffffffn) throw new WireEncodeError(`${name} must fit in 64 bits, got ${value}`);
+}
+
+/** Writes `header` into the first 48 bytes of `out`; every unused byte is zeroed. */
+export function encodeHeader(header: FrameHeader, out: Uint8Array): void {
+  if (out.byteLength < FRAME_HEADER_BYTES) throw new WireEncodeError(`header buffer holds ${out.byteLength} bytes, needs ${FRAME_HEADER_BYTES}`);
+  out.fill(0, 0, FRAME_HEADER_BYTES);
+  const v = view(out);
+  requireU32('flags', header.flags, KNOWN_FLAGS);
+  requireU32('psn', header.psn, MAX_PSN);
+  requireU32('payloadLength', header.payloadLength);
+  v.setUint8(OFFSET.opcode, Opcode[header.opcode]);
+  v.setUint8(OFFSET.flags, header.flags);
+  v.setUint32(OFFSET.psn, header.psn);
+  v.setUint32(OFFSET.payloadLength, header.payloadLength);
+  switch (header.opcode) {
+    case 'SEND':
+    case 'SEND_WITH_IMM':
+      if (header.opcode === 'SEND_WITH_IMM') { requireU32('immData', header.immData ?? 0); v.setUint32(OFFSET.aux, header.immData ?? 0); }
+      return;
+    case 'RDMA_WRITE':
+    case 'RDMA_WRITE_WITH_IMM':
+      if (header.opcode === 'RDMA_WRITE_WITH_IMM') { requireU32('immData', header.immData ?? 0); v.setUint32(OFFSET.aux, header.immData ?? 0); }
+      requireAddr(header.remoteAddr);
+      requireU32('rkey', header.rkey);
+      v.setBigUint64(OFFSET.remoteAddr, BigInt(header.remoteAddr));
+      v.setUint32(OFFSET.rkey, header.rkey);
+      v.setUint32(OFFSET.length, header.payloadLength);
+      return;
+    case 'RDMA_READ_REQUEST':
+      requireAddr(header.remoteAddr);
+      requireU32('rkey', header.rkey);
+      requireU32('length', header.length);
+      if (header.payloadLength !== 0) throw new WireEncodeError('RDMA_READ_REQUEST carries no payload');
+      v.setBigUint64(OFFSET.remoteAddr, BigInt(header.remoteAddr));
+      v.setUint32(OFFSET.rkey, header.rkey);
+      v.setUint32(OFFSET.length, header.length);
+      return;
+    case 'ATOMIC_CMP_AND_SWP':
+    case 'ATOMIC_FETCH_AND_ADD':
+      requireAddr(header.remoteAddr);
+      requireU32('rkey', header.rkey);
+      requireU64('compareAdd', header.compareAdd);
+      requireU64('swap', header.swap);
+      v.setBigUint64(OFFSET.remoteAddr, BigInt(header.remoteAddr));
+      v.setUint32(OFFSET.rkey, header.rkey);
+      v.setUint32(OFFSET.length, 8);
+      v.setBigUint64(OFFSET.compareAdd, header.compareAdd);
+      v.setBigUint64(OFFSET.swap, header.swap);
+      return;
+    case 'ATOMIC_RESPONSE':
+      requireU64('original', header.original);
+      v.setBigUint64(OFFSET.compareAdd, header.original);
+      return;
+    case 'NAK':
+      requireU32('rnrTimer', header.rnrTimer, 31);
+      v.setUint32(OFFSET.aux, NakCode[header.code]);
+      v.setUint8(OFFSET.remoteAddr, header.rnrTimer);
+      return;
+    case 'TERMINATE':
+      requireU32('payloadLength', header.payloadLength, MAX_TERMINATE_TEXT);
+      requireU32('reason', header.reason);
+      v.setUint32(OFFSET.aux, header.reason);
+      return;
+    case 'RDMA_READ_RESPONSE':
+    case 'ACK':
+      return;
+  }
+}
+
+function zeroFrom(bytes: Uint8Array, from: number, to = FRAME_HEADER_BYTES): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+  return true;
+}
+
+function readAddr(v: DataView): number | null {
+  const addr = v.getBigUint64(OFFSET.remoteAddr);
+  return addr > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(addr);
+}
+
+const fail = (reason: string): Decoded<never> => ({ ok: false, reason });
+
+/**
+ * Decodes and validates a header from the peer. Every field is checked against its opcode's shape
+ * (unused bytes must be zero, so a desynchronized stream is caught at the first frame) and the
+ * payload length against `limits` before the caller places a single payload byte.
+ */
+export function decodeHeader(bytes: Uint8Array, limits: DecodeLimits): Decoded<FrameHeader> {
+  if (bytes.byteLength < FRAME_HEADER_BYTES) return fail(`header has ${bytes.byteLength} bytes, needs ${FRAME_HEADER_BYTES}`);
+  const v = view(bytes);
+  const code = v.getUint8(OFFSET.opcode);
+  const opcode = OPCODE_NAMES.get(code);
+  if (opcode === undefined) return fail(`unknown opcode 0x${code.toString(16)}`);
+  const flags = v.getUint8(OFFSET.flags);
+  if ((flags & ~KNOWN_FLAGS) !== 0) return fail(`${opcode}: unknown flag bits 0x${flags.toString(16)}`);
+  if (v.getUint16(OFFSET.reserved) !== 0) return fail(`${opcode}: reserved bytes 2..3 are not zero`);
+  const psn = v.getUint32(OFFSET.psn);
+  if (psn > MAX_PSN) return fail(`${opcode}: PSN ${psn} exceeds 24 bits`);
+  const payloadLength = v.getUint32(OFFSET.payloadLength);
+  const aux = v.getUint32(OFFSET.aux);
+  const noFlags = () => (flags === 0 ? null : fail(`${opcode}: flags must be 0`));
+  const noPayload = () => (payloadLength === 0 ? null : fail(`${opcode}: carries no payload, header says ${payloadLength} bytes`));
+  const payloadWithin = () =>
+    payloadLength <= limits.maxPayload ? null : fail(`${opcode}: payload of ${payloadLength} bytes exceeds the limit of ${limits.maxPayload}`);
+  switch (opcode) {
+    case 'SEND':
+    case 'SEND_WITH_IMM': {
+      const problem = payloadWithin() ?? (opcode === 'SEND' && aux !== 0 ? fail('SEND: immediate field must be 0') : null) ?? (zeroFrom(bytes, OFFSET.remoteAddr) ? null : fail(`${opcode}: bytes 16..47 must be 0`));
+      if (problem) return problem;
+      return { ok: true, value: opcode === 'SEND' ? { opcode, flags, psn, payloadLength } : { opcode, flags, psn, payloadLength, immData: aux } };
+    }
+    case 'RDMA_WRITE':
+    case 'RDMA_WRITE_WITH_IMM': {
+      const remoteAddr = readAddr(v);
+      const problem = payloadWithin()
+        ?? (opcode === 'RDMA_WRITE' && aux !== 0 ? fail('RDMA_WRITE: immediate field must be 0') : null)
+        ?? (remoteAddr === null ? fail(`${opcode}: remote address beyond 2^53`) : null)
+        ?? (v.getUint32(OFFSET.length) !== payloadLength ? fail(`${opcode}: length field ${v.getUint32(OFFSET.length)} differs from payload length ${payloadLength}`) : null)
+        ?? (zeroFrom(bytes, OFFSET.compareAdd) ? null : fail(`${opcode}: bytes 32..47 must be 0`));
+      if (problem) return problem;
+      const base = { flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey: v.getUint32(OFFSET.rkey) };
+      return { ok: true, value: opcode === 'RDMA_WRITE' ? { opcode, ...base } : { opcode, ...base, immData: aux } };
+    }
+    case 'RDMA_READ_REQUEST': {
+      const remoteAddr = readAddr(v);
+      const length = v.getUint32(OFFSET.length);
+      const problem = noPayload() ?? (aux !== 0 ? fail('RDMA_READ_REQUEST: bytes 12..15 must be 0') : null)
+        ?? (remoteAddr === null ? fail('RDMA_READ_REQUEST: remote address beyond 2^53') : null)
+        ?? (length > limits.maxPayload ? fail(`RDMA_READ_REQUEST: ${length} bytes exceed the limit of ${limits.maxPayload}`) : null)
+        ?? (zeroFrom(bytes, OFFSET.compareAdd) ? null : fail('RDMA_READ_REQUEST: bytes 32..47 must be 0'));
+      if (problem) return problem;
+      return { ok: true, value: { opcode, flags, psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(OFFSET.rkey), length } };
+    }
+    case 'RDMA_READ_RESPONSE': {
+      const problem = noFlags() ?? payloadWithin() ?? (zeroFrom(bytes, OFFSET.aux) ? null : fail('RDMA_READ_RESPONSE: bytes 12..47 must be 0'));
+      if (problem) return problem;
+      return { ok: true, value: { opcode, flags: 0, psn, payloadLength } };
+    }
+    case 'ATOMIC_CMP_AND_SWP':
+    case 'ATOMIC_FETCH_AND_ADD': {
+      const remoteAddr = readAddr(v);
+      const problem = noPayload() ?? (aux !== 0 ? fail(`${opcode}: bytes 12..15 must be 0`) : null)
+        ?? (remoteAddr === null ? fail(`${opcode}: remote address beyond 2^53`) : null)
+        ?? (v.getUint32(OFFSET.length) !== 8 ? fail(`${opcode}: length must be 8`) : null)
+        ?? (opcode === 'ATOMIC_FETCH_AND_ADD' && v.getBigUint64(OFFSET.swap) !== 0n ? fail('ATOMIC_FETCH_AND_ADD: swap field must be 0') : null);
+      if (problem) return problem;
+      return {
+        ok: true,
+        value: { opcode, flags, psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(OFFSET.rkey), compareAdd: v.getBigUint64(OFFSET.compareAdd), swap: v.getBigUint64(OFFSET.swap) },
+      };
+    }
+    case 'ATOMIC_RESPONSE': {
+      const problem = noFlags() ?? noPayload() ?? (zeroFrom(bytes, OFFSET.aux, OFFSET.compareAdd) && zeroFrom(bytes, OFFSET.swap) ? null : fail('ATOMIC_RESPONSE: only the original value may be set'));
+      if (problem) return problem;
+      return { ok: true, value: { opcode, flags: 0, psn, payloadLength: 0, original: v.getBigUint64(OFFSET.compareAdd) } };
+    }
+    case 'ACK': {
+      const problem = noFlags() ?? noPayload() ?? (zeroFrom(bytes, OFFSET.aux) ? null : fail('ACK: bytes 12..47 must be 0'));
+      if (problem) return problem;
+      return { ok: true, value: { opcode, flags: 0, psn, payloadLength: 0 } };
+    }
+    case 'NAK': {
+      const nak = NAK_NAMES.get(aux);
+      const rnrTimer = v.getUint8(OFFSET.remoteAddr);
+      const problem = noFlags() ?? noPayload() ?? (nak === undefined ? fail(`NAK: unknown code ${aux}`) : null)
+        ?? (rnrTimer > 31 ? fail(`NAK: RNR timer ${rnrTimer} exceeds 31`) : null)
+        ?? (nak !== 'RNR' && rnrTimer !== 0 ? fail('NAK: only an RNR NAK carries a timer') : null)
+        ?? (zeroFrom(bytes, OFFSET.remoteAddr + 1) ? null : fail('NAK: bytes 17..47 must be 0'));
+      if (problem) return problem;
+      return { ok: true, value: { opcode, flags: 0, psn, payloadLength: 0, code: nak!, rnrTimer } };
+    }
+    case 'TERMINATE': {
+      const problem = noFlags() ?? (psn !== 0 ? fail('TERMINATE: PSN must be 0') : null)
+        ?? (payloadLength > MAX_TERMINATE_TEXT ? fail(`TERMINATE: reason text of ${payloadLength} bytes exceeds ${MAX_TERMINATE_TEXT}`) : null)
+        ?? (zeroFrom(bytes, OFFSET.remoteAddr) ? null : fail('TERMINATE: bytes 16..47 must be 0'));
+      if (problem) return problem;
+      return { ok: true, value: { opcode, flags: 0, psn: 0, payloadLength, reason: aux } };
+    }
+  }
+}
+
+export function encodeHello(hello: Hello, out: Uint8Array): void {
+  if (out.byteLength < HELLO_BYTES) throw new WireEncodeError(`hello buffer holds ${out.byteLength} bytes, needs ${HELLO_BYTES}`);
+  requireU32('srcQpn', hello.srcQpn, MAX_PSN);
+  requireU32('destQpn', hello.destQpn, MAX_PSN);
+  requireU32('rqPsn', hello.rqPsn, MAX_PSN);
+  requireU32('maxMessage', hello.maxMessage);
+  requireU32('maxDestRdAtomic', hello.maxDestRdAtomic, 255);
+  out.fill(0, 0, HELLO_BYTES);
+  const v = view(out);
+  v.setUint32(0, HELLO_MAGIC);
+  v.setUint8(4, WIRE_VERSION);
+  v.setUint32(8, hello.srcQpn);
+  v.setUint32(12, hello.destQpn);
+  v.setUint32(16, hello.rqPsn);
+  v.setUint32(20, hello.maxMessage);
+  v.setUint8(24, hello.maxDestRdAtomic);
+}
+
+export function decodeHello(bytes: Uint8Array): Decoded<Hello> {
+  if (bytes.byteLength < HELLO_BYTES) return fail(`hello has ${bytes.byteLength} bytes, needs ${HELLO_BYTES}`);
+  const v = view(bytes);
+  if (v.getUint32(0) !== HELLO_MAGIC) return fail(`not a tcpverbs peer: magic 0x${v.getUint32(0).toString(16)} instead of 0x${HELLO_MAGIC.toString(16)} ("TCPV")`);
+  if (v.getUint8(4) !== WIRE_VERSION) return fail(`wire version ${v.getUint8(4)} is not supported; this end speaks version ${WIRE_VERSION}`);
+  if (v.getUint8(5) !== 0 || v.getUint16(6) !== 0 || !zeroFrom(bytes, 25, HELLO_BYTES)) return fail('hello: reserved bytes must be 0');
+  const [srcQpn, destQpn, rqPsn] = [v.getUint32(8), v.getUint32(12), v.getUint32(16)];
+  if (srcQpn > MAX_PSN || destQpn > MAX_PSN || rqPsn > MAX_PSN) return fail('hello: QP numbers and PSN are 24-bit');
+  return { ok: true, value: { srcQpn, destQpn, rqPsn, maxMessage: v.getUint32(20), maxDestRdAtomic: v.getUint8(24) } };
+}
+
+/** PSN arithmetic modulo 2^24. */
+export const psnAdd = (psn: number, n: number) => (psn + n) & MAX_PSN;
+/** Signed distance from `a` to `b` in the 24-bit PSN space (positive: b is after a). */
+export function psnDistance(a: number, b: number): number {
+  const d = (b - a) & MAX_PSN;
+  return d >= 0x800000 ? d - 0x1000000 : d;
+}
