@@ -18,7 +18,7 @@ export function listDevices(): DeviceInfo[] {
 
 /**
  * ibv_open_device. `options` (an addition to libibverbs) injects a clock and an observer; with
- * none, real time and no observer. Set TCPVERBS_MONITOR=1 to attach the model monitor.
+ * none, real time and no observer (src/monitor makes the model monitor one).
  */
 export function openDevice(name: string = DEFAULT_DEVICE, options: Partial<ContextOptions> = {}): Context {
   if (!listDevices().some((d) => d.name === name)) {

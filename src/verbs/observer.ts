@@ -24,6 +24,8 @@ export interface VerbsObserver {
     mask: number;
     accepted: boolean;
     to: QpState;
+    /** Why it was refused: by the transition table (what the models decide) or an attribute's value. */
+    refusedBy?: 'table' | 'value';
     reason?: string;
   }): void;
   qpError?(qpNum: number, from: QpState, cause: QpErrorCause): void;

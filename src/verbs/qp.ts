@@ -63,26 +63,40 @@ export class QueuePair {
     if (typeof attr !== 'object' || attr === null) throw einval(`attr must be an object, got ${describe(attr)}`);
     requireInt('mask', mask, 0, U32);
     const from = engine.state;
-    const observe = (accepted: boolean, to: QpState, reason?: string) => this.deps.observer?.modify?.(this.qpNum, {
-      from, attr: { qpState: attr.qpState, curQpState: attr.curQpState, enSqdAsyncNotify: attr.enSqdAsyncNotify }, mask, accepted, to, ...(reason === undefined ? {} : { reason }),
+    const observe = (accepted: boolean, to: QpState, refusedBy?: 'table' | 'value', reason?: string) => this.deps.observer?.modify?.(this.qpNum, {
+      from, attr: { qpState: attr.qpState, curQpState: attr.curQpState, enSqdAsyncNotify: attr.enSqdAsyncNotify }, mask, accepted, to,
+      ...(refusedBy === undefined ? {} : { refusedBy }), ...(reason === undefined ? {} : { reason }),
     });
+    let next: QpState;
     try {
-      const next = this.checkModify(from, attr, mask);
-      this.applyModify(from, next, attr, mask);
-      observe(true, engine.state);
+      next = this.checkTransition(from, attr, mask);
     } catch (error) {
-      if (error instanceof VerbsError) observe(false, from, error.message);
+      if (error instanceof VerbsError) observe(false, from, 'table', error.message);
       throw error;
     }
+    try {
+      this.checkValues(from, attr, mask);
+      this.applyModify(from, next, attr, mask);
+    } catch (error) {
+      if (error instanceof VerbsError) observe(false, from, 'value', error.message);
+      throw error;
+    }
+    observe(true, engine.state);
   }
 
-  private checkModify(from: QpState, attr: QpAttr, mask: number): QpState {
+  /** The kernel's table: state pair, required and allowed attributes, the CUR_STATE rule. */
+  private checkTransition(from: QpState, attr: QpAttr, mask: number): QpState {
     const next = (mask & QpAttrMask.STATE) !== 0 ? requireOneOf('attr.qpState', attr.qpState, QP_STATES) : from;
     if ((mask & QpAttrMask.CUR_STATE) !== 0 && attr.curQpState !== from) {
       throw einval(`attr.curQpState is ${describe(attr.curQpState)} but the QP is in ${from}`);
     }
     const rejection = modifyRejection(from, next, mask);
     if (rejection !== null) throw einval(rejection);
+    return next;
+  }
+
+  /** The values of the attributes the mask names. */
+  private checkValues(from: QpState, attr: QpAttr, mask: number): void {
     const has = (bit: number) => (mask & bit) !== 0;
     if (has(QpAttrMask.PKEY_INDEX)) requireInt('attr.pkeyIndex', attr.pkeyIndex, 0, 0);
     if (has(QpAttrMask.PORT)) requireInt('attr.portNum', attr.portNum, 1, 1);
@@ -104,11 +118,10 @@ export class QueuePair {
       const ah = attr.ahAttr as { socket?: unknown; transport?: unknown } | undefined;
       const socket = ah?.socket;
       if (from === 'SQD') throw new VerbsError('EOPNOTSUPP', 'changing the address vector in SQD would move the connection; tcpverbs does not migrate sockets');
-      if (isTransport(ah?.transport)) return next;
+      if (isTransport(ah?.transport)) return;
       if (!isSocketLike(socket)) throw einval('attr.ahAttr.socket must be a connected net.Socket');
       if (socket.destroyed || socket.readyState !== 'open') throw einval(`attr.ahAttr.socket is not connected (readyState ${socket.readyState}${socket.destroyed ? ', destroyed' : ''})`);
     }
-    return next;
   }
 
   private applyModify(from: QpState, next: QpState, attr: QpAttr, mask: number): void {
