@@ -7,6 +7,8 @@ import { QP_MODIFY_TABLE } from '../../machines/qp-modify-table.js';
 import { QP_POST_ADMISSION } from '../../machines/qp-post-admission.js';
 import { generateDocs, staleFiles, writeDocs } from '../diagrams/generate.js';
 import { runStages, summaryTable } from './run-stages.js';
+import { runPingpong } from './pingpong.js';
+import { Monitor } from '../monitor/monitor.js';
 import { verifyStages } from './verify-stages.js';
 
 /** The repository root: generated docs are written relative to it. */
@@ -18,6 +20,14 @@ function stageNames(value: string): string[] {
   const unknown = names.filter((n) => !known.includes(n));
   if (unknown.length > 0) throw new InvalidArgumentError(`unknown stage ${unknown.join(', ')}; stages are ${known.join(', ')}`);
   return names;
+}
+
+function positiveInt(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}, got ${JSON.stringify(value)}`);
+    return n;
+  };
 }
 
 export function buildProgram(): Command {
@@ -54,6 +64,29 @@ export function buildProgram(): Command {
       }
       const changed = await writeDocs(ROOT, files);
       process.stderr.write(changed.length === 0 ? `${files.size} files already up to date\n` : changed.map((p) => `wrote ${p}\n`).join(''));
+    });
+
+  program
+    .command('pingpong')
+    .description('ibv_rc_pingpong over TCP: run without [host] as the server, with it as the client')
+    .argument('[host]', 'server to connect to (client mode)')
+    .option('-p, --port <port>', 'listen on / connect to port', positiveInt('port', 0, 65535), 18515)
+    .option('-s, --size <size>', 'size of message to exchange', positiveInt('size', 1, 1 << 30), 4096)
+    .option('-n, --iters <iters>', 'number of exchanges', positiveInt('iters', 1, 1e9), 1000)
+    .option('-r, --rx-depth <dep>', 'number of receives to post at a time', positiveInt('rx-depth', 2, 4096), 500)
+    .option('-e, --events', 'sleep on CQ events (default poll)')
+    .option('--monitor', 'check every step against the models; exit 1 on the first disagreement')
+    .action(async (host: string | undefined, options: { port: number; size: number; iters: number; rxDepth: number; events?: boolean; monitor?: boolean }) => {
+      const monitor = options.monitor === true ? new Monitor() : undefined;
+      await runPingpong({
+        ...(host === undefined ? {} : { host }), port: options.port, size: options.size, iters: options.iters, rxDepth: options.rxDepth,
+        useEvents: options.events === true, ...(monitor === undefined ? {} : { observer: monitor }),
+        log: (line) => process.stdout.write(`${line}\n`),
+      }, (port) => process.stderr.write(`listening on port ${port}\n`));
+      if (monitor !== undefined) {
+        monitor.assertAgreement();
+        process.stderr.write('monitor: every step agreed with the models\n');
+      }
     });
 
   program

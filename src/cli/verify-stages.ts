@@ -3,6 +3,8 @@ import { generateCoveringPaths } from '../conformance/machine-coverage.js';
 import { compareGuardWithKernel, compareMachineWithKernel, describeMismatch } from '../conformance/qp-guard-check.js';
 import { generateDocs, staleFiles } from '../diagrams/generate.js';
 import type { Stage } from './stages.js';
+import { runPingpong } from './pingpong.js';
+import { Monitor } from '../monitor/monitor.js';
 
 const coverageStage: Stage = {
   name: 'coverage',
@@ -74,6 +76,31 @@ export function diagramsStage(root: string): Stage {
   };
 }
 
+const PINGPONG_ITERS = 500;
+
+/** ibv_rc_pingpong, server and client in this process over loopback TCP, both watched by the monitor. */
+const pingpongStage: Stage = {
+  name: 'pingpong',
+  title: `rc_pingpong over loopback TCP (${PINGPONG_ITERS} x 4096 B) with the monitor on`,
+  run: async (progress) => {
+    const monitors = [new Monitor(), new Monitor()] as const;
+    const lines: string[] = [];
+    let listening: (port: number) => void = () => {};
+    const port = new Promise<number>((resolve) => { listening = resolve; });
+    const common = { size: 4096, iters: PINGPONG_ITERS, rxDepth: 500, useEvents: false, log: (line: string) => lines.push(line) };
+    const server = runPingpong({ ...common, port: 0, observer: monitors[0] }, listening);
+    const client = runPingpong({ ...common, host: '127.0.0.1', port: await port, observer: monitors[1] });
+    const [s, c] = await Promise.all([server, client]);
+    progress(1, 1);
+    const disagreements = monitors.flatMap((m, i) => m.disagreements.map((d) => `${i === 0 ? 'server' : 'client'} step ${d.step}, ${d.subject}: ${d.message}`));
+    return {
+      ok: disagreements.length === 0 && s.iters === PINGPONG_ITERS && c.iters === PINGPONG_ITERS,
+      summary: `${c.usecPerIter.toFixed(2)} usec/iter, ${c.mbitPerSec.toFixed(0)} Mbit/s; monitor: ${disagreements.length} disagreements`,
+      details: disagreements.length > 0 ? disagreements : lines,
+    };
+  },
+};
+
 export function verifyStages(root: string): Stage[] {
-  return [coverageStage, guardStage, machineGuardStage, diagramsStage(root)];
+  return [coverageStage, guardStage, machineGuardStage, diagramsStage(root), pingpongStage];
 }

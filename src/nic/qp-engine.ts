@@ -75,7 +75,7 @@ export class QpEngine implements FrameHandler {
   sqNext = 0;
   transport: Transport | null = null;
   tx: TxBatch | null = null;
-  private rx: RxParser | null = null;
+  protected rx: RxParser | null = null;
   peer: Hello | null = null;
   readonly requester: Requester;
   readonly responder: Responder;

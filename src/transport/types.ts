@@ -40,6 +40,9 @@ export interface Transport {
    * registered memory and of header buffers that stay untouched until `onWritten` runs.
    */
   writev(chunks: readonly Uint8Array[], onWritten?: () => void): void;
+  /** Stops reading (TCP flow control pushes back on the peer); optional: the simulator has none. */
+  pauseReading?(): void;
+  resumeReading?(): void;
   /** Tears the stream down; `onClose({ kind: 'local' })` follows unless already closed. */
   close(): void;
   readonly counters: Readonly<TransportCounters>;

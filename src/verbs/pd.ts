@@ -1,5 +1,6 @@
 import type { Nic } from '../nic/nic.js';
 import { QpEngine } from '../nic/qp-engine.js';
+import { StreamQpEngine } from '../nic/stream-engine.js';
 import { DEVICE_LIMITS, KNOWN_ACCESS, Access } from './constants.js';
 import { VerbsError, einval } from './errors.js';
 import { CompletionQueue } from './cq.js';
@@ -77,7 +78,8 @@ export class ProtectionDomain {
     if (nic.engineCount >= DEVICE_LIMITS.maxQp) throw new VerbsError('ENOMEM', `the device holds at most ${DEVICE_LIMITS.maxQp} QPs`);
     const qpNum = nic.allocQpNum();
     const sqSigAll = init.sqSigAll === true;
-    const engine = new QpEngine({ qpNum, qpType, pdHandle: this.handle, sendCq: init.sendCq.ring, recvCq: init.recvCq.ring, cap, sqSigAll }, nic);
+    const Engine = qpType === 'STREAM' ? StreamQpEngine : QpEngine;
+    const engine = new Engine({ qpNum, qpType, pdHandle: this.handle, sendCq: init.sendCq.ring, recvCq: init.recvCq.ring, cap, sqSigAll }, nic);
     nic.addEngine(engine);
     init.sendCq.users++;
     init.recvCq.users++;
