@@ -117,7 +117,8 @@ export class QpEngine implements FrameHandler {
     this.state = 'SQD';
     this.attrs.sqdNotify = notify;
     this.drainedReported = false;
-    this.checkDrained();
+    // The drain is the hardware's business: it is reported after the modify call returns.
+    queueMicrotask(() => this.checkDrained());
   }
 
   /** SQD is drained once no WR is on the wire; SQ_DRAINED follows if it was asked for. */

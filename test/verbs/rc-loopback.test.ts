@@ -152,6 +152,39 @@ describe('RC over real loopback TCP: every opcode', () => {
   });
 });
 
+describe('SQD and RESET', () => {
+  it('SQD drains, raises SQ_DRAINED when asked, queues new sends until SQD -> RTS', async () => {
+    pair = await rcPair();
+    const { a, b } = pair;
+    b.qp.postRecv([{ wrId: 1n, sgList: [sge(b, 0, 8)] }, { wrId: 2n, sgList: [sge(b, 8, 8)] }]);
+    a.qp.postSend({ wrId: 1n, opcode: 'SEND', sendFlags: S, sgList: [sge(a, 0, 8)] });
+    // The doorbell runs after this turn: once it has, WR 1 is on the wire and SQD lets it finish.
+    await new Promise((resolve) => queueMicrotask(() => resolve(undefined)));
+    a.qp.modify({ qpState: 'SQD', enSqdAsyncNotify: true }, 1 | 4 /* STATE | EN_SQD_ASYNC_NOTIFY */);
+    expect(a.qp.query().qpState).toBe('SQD');
+    expect(await a.ctx.getAsyncEvent()).toMatchObject({ type: 'SQ_DRAINED', qp: { qpNum: a.qp.qpNum } });
+    expect(await pollUntil(a.cq, 1)).toMatchObject([{ wrId: 1n, status: 'SUCCESS' }]);
+    a.qp.postSend({ wrId: 2n, opcode: 'SEND', sendFlags: S, sgList: [sge(a, 0, 8)] });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(a.cq.poll(1)).toEqual([]);
+    expect(b.cq.poll(4)).toHaveLength(1);
+    a.qp.modify({ qpState: 'RTS' }, 1);
+    expect(await pollUntil(a.cq, 1)).toMatchObject([{ wrId: 2n, status: 'SUCCESS' }]);
+    expect(await pollUntil(b.cq, 1)).toMatchObject([{ wrId: 2n, status: 'SUCCESS' }]);
+  });
+
+  it('RESET discards outstanding WRs without completions; the QP can be connected again', async () => {
+    pair = await rcPair();
+    const { a } = pair;
+    a.qp.postRecv([{ wrId: 1n, sgList: [sge(a, 0, 8)] }]);
+    a.qp.modify({ qpState: 'RESET' }, 1);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(a.cq.poll(4)).toEqual([]);
+    expect(a.qp.query().qpState).toBe('RESET');
+    expect(() => a.qp.postRecv({ wrId: 2n, sgList: [sge(a, 0, 8)] })).toThrow(/RESET/);
+  });
+});
+
 describe('RC error paths', () => {
   it('a bad rkey: REM_ACCESS_ERR for the WR, WR_FLUSH_ERR behind it, both QPs in ERR with async events', async () => {
     pair = await rcPair();
