@@ -153,3 +153,40 @@ describe('the stack on the simulated stream against an RC model (fast-check comm
     }), { numRuns: Number(process.env.SIM_RUNS ?? 40) });
   });
 });
+
+describe('nothing is lost when the stream breaks (simulated faults)', () => {
+  it('every posted WR completes exactly once, in posting order, with SUCCESS or an error then flushes', async () => {
+    await fc.assert(fc.asyncProperty(
+      fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 40 }),
+      async (seed, breakAfterBytes, sends, recvs) => {
+        const clock = new VirtualClock();
+        const [ta, tb] = createSimulatedPair({ clock, seed, maxChunk: 97, maxDelayMs: 1, faults: { aToB: { breakAfterBytes } } });
+        const a = makeSide({ mrBytes: 64 * 128, context: { clock } });
+        const b = makeSide({ mrBytes: 64 * 128, context: { clock } });
+        try {
+          toRtr(a, b.qp.qpNum, { transport: ta }, { minRnrTimer: 1 });
+          toRtr(b, a.qp.qpNum, { transport: tb }, { minRnrTimer: 1 });
+          toRts(a, { timeout: 12, retryCnt: 3, rnrRetry: 2 });
+          toRts(b, { timeout: 12, retryCnt: 3, rnrRetry: 2 });
+          b.qp.postRecv(Array.from({ length: recvs }, (_, i) => ({ wrId: BigInt(1000 + i), sgList: [sge(b, (i % 64) * 64, 64)] })));
+          a.qp.postSend(Array.from({ length: sends }, (_, i) => ({ wrId: BigInt(i), opcode: 'SEND' as const, sendFlags: SendFlags.SIGNALED, sgList: [sge(a, (i % 64) * 64, 48)] })));
+          const real: Real = { a, b, clock, sendWcs: [], recvWcs: [] };
+          for (let round = 0; round < 20 && real.sendWcs.length < sends; round++) await settle(real);
+          const wcs = real.sendWcs;
+          expect(wcs.map((wc) => wc.wrId)).toEqual(Array.from({ length: sends }, (_, i) => BigInt(i)));
+          const firstError = wcs.findIndex((wc) => wc.status !== 'SUCCESS');
+          if (firstError >= 0) {
+            expect(['RETRY_EXC_ERR', 'RNR_RETRY_EXC_ERR', 'WR_FLUSH_ERR']).toContain(wcs[firstError]!.status);
+            expect(wcs.slice(firstError + 1).every((wc) => wc.status === 'WR_FLUSH_ERR')).toBe(true);
+            expect(a.qp.state).toBe('ERR');
+          }
+          a.monitor.assertAgreement();
+          b.monitor.assertAgreement();
+        } finally {
+          a.ctx.close();
+          b.ctx.close();
+        }
+      },
+    ), { numRuns: Number(process.env.SIM_RUNS ?? 40) });
+  });
+});
