@@ -26,6 +26,7 @@ export class Nic implements NicServices {
   readonly clock: Clock;
   readonly observer: VerbsObserver | null;
   readonly maxMessage: number;
+  closed = false;
   readonly counters = { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0, bytesDiscarded: 0, rxPayloadBytesCopied: 0, txPayloadBytesCopied: 0, doorbells: 0 };
   private readonly engines = new Map<number, QpEngine>();
   private readonly cqIds = new Map<CqRing, number>();
@@ -131,6 +132,7 @@ export class Nic implements NicServices {
   }
 
   shutdown(): void {
+    this.closed = true;
     for (const engine of [...this.engines.values()]) engine.reset();
     this.engines.clear();
   }

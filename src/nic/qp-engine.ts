@@ -1,5 +1,5 @@
 import type { Transport, TransportCloseReason } from '../transport/types.js';
-import { HELLO_BYTES, encodeHello, type FrameHeader, type Hello } from '../wire/frame.js';
+import { HELLO_BYTES, MAX_TERMINATE_TEXT, encodeHello, type FrameHeader, type Hello } from '../wire/frame.js';
 import type { QpErrorCause, VerbsObserver } from '../verbs/observer.js';
 import type { AsyncEventType, QpCap, QpState, QpType, WcOpcode, WcStatus, WorkCompletion } from '../verbs/types.js';
 import { WcFlags } from '../verbs/constants.js';
@@ -33,6 +33,8 @@ export interface NicServices {
   readonly clock: Clock;
   readonly observer: VerbsObserver | null;
   readonly maxMessage: number;
+  /** The device context was closed: every verb on its objects fails with ENODEV. */
+  readonly closed: boolean;
   readonly counters: { framesSent: number; bytesSent: number; framesReceived: number; bytesReceived: number; bytesDiscarded: number; rxPayloadBytesCopied: number; txPayloadBytesCopied: number };
   raiseAsync(type: AsyncEventType, qpNum: number, reason: string): void;
   ringDoorbell(engine: QpEngine): void;
@@ -55,6 +57,15 @@ const ASYNC_FOR_CAUSE = (cause: QpErrorCause): AsyncEventType => {
   const fault = cause.kind === 'LOCAL_ERROR' ? cause.fault : cause.kind === 'REMOTE_NAK' ? (cause.nak === 'REM_ACCESS_ERR' ? 'access' : cause.nak === 'REM_INV_REQ_ERR' ? 'invalid-request' : 'fatal') : 'fatal';
   return fault === 'access' ? 'QP_ACCESS_ERR' : fault === 'invalid-request' ? 'QP_REQ_ERR' : 'QP_FATAL';
 };
+
+/** The longest UTF-8 prefix of `text` that fits `limit` bytes, cut at a character boundary. */
+function utf8Prefix(text: string, limit: number): Uint8Array {
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.byteLength <= limit) return bytes;
+  let end = limit;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end);
+}
 
 export const initialAttrs = (): QpRuntimeAttrs => ({
   accessFlags: 0, destQpNum: 0, rqPsn: 0, sqPsn: 0, timeout: 14, retryCnt: 7, rnrRetry: 7, minRnrTimer: 0,
@@ -226,7 +237,7 @@ export class QpEngine implements FrameHandler {
     this.rx?.kill();
     if (this.transport === null || this.transport.closed) return;
     if (terminateReason !== null && this.tx !== null) {
-      const text = new TextEncoder().encode(terminateReason.slice(0, 200));
+      const text = utf8Prefix(terminateReason, MAX_TERMINATE_TEXT);
       this.tx.frame({ opcode: 'TERMINATE', flags: 0, psn: 0, payloadLength: text.byteLength, reason: 1 }, [text]);
       this.tx.flush();
     }

@@ -91,6 +91,7 @@ export class Context {
     requireInt('cqe', cqe, 1, DEVICE_LIMITS.maxCqe);
     const channel = options?.channel ?? null;
     if (channel !== null && !(channel instanceof CompletionChannel)) throw new VerbsError('EINVAL', `options.channel must come from createCompChannel(), got ${describe(channel)}`);
+    if (channel !== null && channel.isDestroyed) throw new VerbsError('EINVAL', 'options.channel was destroyed; create a new one with createCompChannel()');
     if (this.cqs.size >= DEVICE_LIMITS.maxCq) throw new VerbsError('ENOMEM', `the device holds at most ${DEVICE_LIMITS.maxCq} CQs`);
     const id = this.nextHandle++;
     const cq = new CompletionQueue(id, cqe, channel, this.options.observer, (ring) => this.nic.cqOverrun(ring), (gone) => {
@@ -98,7 +99,7 @@ export class Context {
       this.cqByRing.delete(gone.ring);
       this.nic.unregisterCq(gone.ring);
       this.options.observer?.cqDestroyed?.(gone.id);
-    });
+    }, () => this.closed);
     this.cqs.add(cq);
     this.cqByRing.set(cq.ring, cq);
     this.nic.registerCq(cq.ring, id);

@@ -11,6 +11,10 @@ export class CompletionChannel {
   users = 0;
   private destroyed = false;
 
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
   constructor(limit: number) {
     this.events = new EventQueue(limit);
   }
@@ -44,6 +48,7 @@ export class CompletionQueue {
     private readonly observer: VerbsObserver | null,
     onOverrun: (ring: CqRing) => void,
     private readonly onDestroy: (cq: CompletionQueue) => void,
+    private readonly contextClosed: () => boolean,
   ) {
     this.ring = new CqRing(cqe, {
       onNotify: () => {
@@ -56,6 +61,7 @@ export class CompletionQueue {
   }
 
   private live(): void {
+    if (this.contextClosed()) throw new VerbsError('ENODEV', 'the device context of this CQ was closed');
     if (this.destroyed) throw new VerbsError('EINVAL', 'the CQ was destroyed');
   }
 

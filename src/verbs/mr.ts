@@ -5,11 +5,16 @@ import { VerbsError } from './errors.js';
 export class MemoryRegion {
   private registration: Registration | null;
 
-  constructor(registration: Registration, private readonly onDereg: (mr: MemoryRegion, registration: Registration) => void) {
+  constructor(
+    registration: Registration,
+    private readonly contextClosed: () => boolean,
+    private readonly onDereg: (mr: MemoryRegion, registration: Registration) => void,
+  ) {
     this.registration = registration;
   }
 
   private live(): Registration {
+    if (this.contextClosed()) throw new VerbsError('ENODEV', 'the device context of this memory region was closed');
     if (this.registration === null) throw new VerbsError('EINVAL', 'the memory region was deregistered');
     return this.registration;
   }

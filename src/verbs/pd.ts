@@ -35,6 +35,7 @@ export class ProtectionDomain {
   constructor(readonly handle: number, private readonly deps: PdDeps) {}
 
   private live(): void {
+    if (this.deps.nic.closed) throw new VerbsError('ENODEV', 'the device context of this protection domain was closed');
     if (this.deallocated) throw new VerbsError('EINVAL', 'the protection domain was deallocated');
   }
 
@@ -49,7 +50,7 @@ export class ProtectionDomain {
     }
     const registration = this.deps.nic.memory.register(this.handle, buffer, access);
     if (registration === null) throw new VerbsError('ENOMEM', `the device holds at most ${DEVICE_LIMITS.maxMr} memory regions`);
-    const mr = new MemoryRegion(registration, (region, reg) => {
+    const mr = new MemoryRegion(registration, () => this.deps.nic.closed, (region, reg) => {
       this.deps.nic.memory.deregister(reg);
       this.mrs.delete(region);
     });
@@ -81,8 +82,8 @@ export class ProtectionDomain {
     const Engine = qpType === 'STREAM' ? StreamQpEngine : QpEngine;
     const engine = new Engine({ qpNum, qpType, pdHandle: this.handle, sendCq: init.sendCq.ring, recvCq: init.recvCq.ring, cap, sqSigAll }, nic);
     nic.addEngine(engine);
-    init.sendCq.users++;
-    init.recvCq.users++;
+    const cqs = new Set([init.sendCq, init.recvCq]);
+    for (const cq of cqs) cq.users++;
     const qp: QueuePair = new QueuePair(qpNum, qpType, cap, sqSigAll, {
       engine,
       observer: this.deps.observer,
@@ -90,8 +91,7 @@ export class ProtectionDomain {
       findInline: (addr, length) => nic.memory.findByAddress(this.handle, addr, length),
       onDestroy: () => {
         nic.removeEngine(engine);
-        init.sendCq.users--;
-        init.recvCq.users--;
+        for (const cq of cqs) cq.users--;
         this.qps.delete(qp);
       },
     });

@@ -48,6 +48,7 @@ export class QueuePair {
   ) {}
 
   private get engine(): QpEngine {
+    if (this.deps.engine.nic.closed) throw new VerbsError('ENODEV', `the device context of QP ${this.qpNum} was closed`);
     if (this.destroyed) throw new VerbsError('EINVAL', `QP ${this.qpNum} was destroyed`);
     return this.deps.engine;
   }
@@ -132,6 +133,8 @@ export class QueuePair {
       engine.reset();
       return;
     }
+    // Take the socket first: if it cannot be taken over, nothing of the modify may have happened.
+    const transport = next === 'RTR' && from !== 'RTR' ? this.transportFor(attr) : null;
     if (has(QpAttrMask.ACCESS_FLAGS)) a.accessFlags = attr.qpAccessFlags!;
     if (has(QpAttrMask.DEST_QPN)) a.destQpNum = attr.destQpNum!;
     if (has(QpAttrMask.RQ_PSN)) a.rqPsn = attr.rqPsn!;
@@ -150,13 +153,10 @@ export class QueuePair {
       case 'INIT':
         engine.state = 'INIT';
         return;
-      case 'RTR': {
-        const ah = attr.ahAttr as { socket?: Socket; transport?: Transport };
-        const transport = isTransport(ah.transport) ? ah.transport : this.deps.takeSocket(ah.socket!);
+      case 'RTR':
         engine.state = 'RTR';
-        engine.attach(transport);
+        engine.attach(transport!);
         return;
-      }
       case 'RTS':
         engine.toRts(from);
         return;
@@ -168,6 +168,16 @@ export class QueuePair {
         return;
       default:
         throw new Error(`QueuePair invariant: ${from} -> ${next} passed the table but has no action`);
+    }
+  }
+
+  private transportFor(attr: QpAttr): Transport {
+    const ah = attr.ahAttr as { socket?: Socket; transport?: Transport };
+    if (isTransport(ah.transport)) return ah.transport;
+    try {
+      return this.deps.takeSocket(ah.socket!);
+    } catch (error) {
+      throw einval(`attr.ahAttr.socket cannot be handed to the QP: ${error instanceof Error ? error.message : String(error)}; pass a connected TCP socket with no encoding set and nothing left to write`);
     }
   }
 
@@ -199,15 +209,21 @@ export class QueuePair {
       for (const wr of list.slice(0, 1)) this.deps.observer?.post?.(this.qpNum, 'send', typeof wr?.wrId === 'bigint' ? wr.wrId : 0n, 'refused', false);
       throw einval(`postSend needs the QP in RTS or SQD (or ERR, to flush); it is in ${state}`, 0);
     }
-    list.forEach((wr, index) => {
-      const wqe = this.buildSendWqe(wr, index);
-      if (engine.sq.length >= this.cap.maxSendWr) {
-        throw new VerbsError('ENOMEM', `the send queue is full: ${this.cap.maxSendWr} WRs outstanding (cap.maxSendWr)`, index);
-      }
-      engine.sq.push(wqe);
-      this.deps.observer?.post?.(this.qpNum, 'send', wqe.wrId, outcome, wqe.signaled || this.sqSigAll);
-    });
-    if (list.length > 0) engine.nic.ringDoorbell(engine);
+    let accepted = 0;
+    try {
+      list.forEach((wr, index) => {
+        const wqe = this.buildSendWqe(wr, index);
+        if (engine.sq.length >= this.cap.maxSendWr) {
+          throw new VerbsError('ENOMEM', `the send queue is full: ${this.cap.maxSendWr} WRs outstanding (cap.maxSendWr)`, index);
+        }
+        engine.sq.push(wqe);
+        accepted++;
+        this.deps.observer?.post?.(this.qpNum, 'send', wqe.wrId, outcome, wqe.signaled || this.sqSigAll);
+      });
+    } finally {
+      // The WRs before a refused one stay posted and must run: the doorbell rings for them too.
+      if (accepted > 0) engine.nic.ringDoorbell(engine);
+    }
   }
 
   private buildSendWqe(wr: SendWr, index: number): SendWqe {
@@ -219,7 +235,7 @@ export class QueuePair {
     }
     const flags = requireFlags(`wr[${index}].sendFlags`, wr.sendFlags ?? 0, KNOWN_SEND_FLAGS, SEND_FLAG_NAMES, index);
     const inline = (flags & SendFlags.INLINE) !== 0;
-    const sgList = this.checkSgList(wr.sgList ?? [], inline ? Infinity : this.cap.maxSendSge, `wr[${index}]`, index);
+    const sgList = this.checkSgList(wr.sgList ?? [], this.cap.maxSendSge, `wr[${index}]`, index);
     const total = sgList.reduce((sum, sge) => sum + sge.length, 0);
     if (total > DEVICE_LIMITS.maxMsgSize) throw einval(`wr[${index}] is ${total} bytes; the largest message is ${DEVICE_LIMITS.maxMsgSize}`, index);
     let inlineCopy: Uint8Array | null = null;
@@ -283,19 +299,24 @@ export class QueuePair {
       throw einval('postRecv needs the QP in INIT or later; it is in RESET', 0);
     }
     const outcome: PostOutcome = engine.state === 'ERR' ? 'flushed' : 'accepted';
-    list.forEach((wr, index) => {
-      if (typeof wr !== 'object' || wr === null) throw einval(`WR ${index} must be an object, got ${describe(wr)}`, index);
-      const wrId = requireU64(`wr[${index}].wrId`, wr.wrId, index);
-      const sgList = this.checkSgList(wr.sgList ?? [], this.cap.maxRecvSge, `wr[${index}]`, index);
-      if (engine.rq.length >= this.cap.maxRecvWr) {
-        throw new VerbsError('ENOMEM', `the receive queue is full: ${this.cap.maxRecvWr} WRs outstanding (cap.maxRecvWr)`, index);
-      }
-      const wqe: RecvWqe = { wrId, sgList, flushed: false };
-      engine.rq.push(wqe);
-      this.deps.observer?.post?.(this.qpNum, 'recv', wrId, outcome, true);
-    });
-    if (engine.state === 'ERR' && list.length > 0) engine.nic.ringDoorbell(engine);
-    else engine.onRecvPosted();
+    let accepted = 0;
+    try {
+      list.forEach((wr, index) => {
+        if (typeof wr !== 'object' || wr === null) throw einval(`WR ${index} must be an object, got ${describe(wr)}`, index);
+        const wrId = requireU64(`wr[${index}].wrId`, wr.wrId, index);
+        const sgList = this.checkSgList(wr.sgList ?? [], this.cap.maxRecvSge, `wr[${index}]`, index);
+        if (engine.rq.length >= this.cap.maxRecvWr) {
+          throw new VerbsError('ENOMEM', `the receive queue is full: ${this.cap.maxRecvWr} WRs outstanding (cap.maxRecvWr)`, index);
+        }
+        const wqe: RecvWqe = { wrId, sgList, flushed: false };
+        engine.rq.push(wqe);
+        accepted++;
+        this.deps.observer?.post?.(this.qpNum, 'recv', wrId, outcome, true);
+      });
+    } finally {
+      if (accepted > 0 && engine.state === 'ERR') engine.nic.ringDoorbell(engine);
+      else if (accepted > 0) engine.onRecvPosted();
+    }
   }
 
   destroy(): void {

@@ -88,10 +88,19 @@ function requireU64(name: string, value: bigint): void {
   if (value < 0n || value > 0xffffffffffffffffn) throw new WireEncodeError(`${name} must fit in 64 bits, got ${value}`);
 }
 
-/** Writes `header` into the first 48 bytes of `out`; every unused byte is zeroed. */
+/**
+ * Writes `header` into the first 48 bytes of `out`; every unused byte is zeroed. Everything is
+ * validated first: on a WireEncodeError `out` is untouched, and whatever this accepts the
+ * decoder accepts too.
+ */
 export function encodeHeader(header: FrameHeader, out: Uint8Array): void {
   if (out.byteLength < FRAME_HEADER_BYTES) throw new WireEncodeError(`header buffer holds ${out.byteLength} bytes, needs ${FRAME_HEADER_BYTES}`);
-  out.fill(0, 0, FRAME_HEADER_BYTES);
+  const staged = new Uint8Array(FRAME_HEADER_BYTES);
+  encodeInto(header, staged);
+  out.set(staged);
+}
+
+function encodeInto(header: FrameHeader, out: Uint8Array): void {
   const v = view(out);
   requireU32('flags', header.flags, KNOWN_FLAGS);
   requireU32('psn', header.psn, MAX_PSN);
@@ -129,6 +138,7 @@ export function encodeHeader(header: FrameHeader, out: Uint8Array): void {
       requireU32('rkey', header.rkey);
       requireU64('compareAdd', header.compareAdd);
       requireU64('swap', header.swap);
+      if (header.opcode === 'ATOMIC_FETCH_AND_ADD' && header.swap !== 0n) throw new WireEncodeError('ATOMIC_FETCH_AND_ADD carries no swap value; pass 0n');
       v.setBigUint64(OFFSET.remoteAddr, BigInt(header.remoteAddr));
       v.setUint32(OFFSET.rkey, header.rkey);
       v.setUint32(OFFSET.length, 8);
@@ -141,6 +151,7 @@ export function encodeHeader(header: FrameHeader, out: Uint8Array): void {
       return;
     case 'NAK':
       requireU32('rnrTimer', header.rnrTimer, 31);
+      if (header.code !== 'RNR' && header.rnrTimer !== 0) throw new WireEncodeError(`only an RNR NAK carries a timer; ${header.code} must have rnrTimer 0`);
       v.setUint32(OFFSET.aux, NakCode[header.code]);
       v.setUint8(OFFSET.remoteAddr, header.rnrTimer);
       return;
