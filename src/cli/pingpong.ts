@@ -147,7 +147,7 @@ async function pingpong(r: Resources, options: PingpongOptions, isClient: boolea
   }
   while (rcnt < options.iters || scnt < options.iters) {
     for (const wc of await nextCompletions(r)) {
-      if (wc.status !== 'SUCCESS') throw new Error(`Failed status ${wc.status} for wr_id ${wc.wrId}`);
+      if (wc.status !== 'SUCCESS') throw new Error(`Failed status ${wc.status} for wr_id ${wc.wrId} (sent ${scnt}, received ${rcnt} of ${options.iters})`);
       if (wc.wrId === SEND_WRID) {
         scnt++;
         pendingSend = false;

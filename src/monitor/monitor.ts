@@ -1,5 +1,6 @@
 import { createActor, type Actor } from 'xstate';
 import { completionQueueMachine } from '../../machines/completion-queue.machine.js';
+import { memoryRegionMachine } from '../../machines/memory-region.machine.js';
 import { judgeModify, qpMachine, type QpEvent } from '../../machines/qp.machine.js';
 import { workRequestMachine, type ExecutionStatus } from '../../machines/work-request.machine.js';
 import type { QpErrorCause, VerbsObserver } from '../verbs/observer.js';
@@ -15,6 +16,7 @@ export interface Disagreement {
 type QpActor = Actor<typeof qpMachine>;
 type WrActor = Actor<typeof workRequestMachine>;
 type CqActor = Actor<typeof completionQueueMachine>;
+type MrActor = Actor<typeof memoryRegionMachine>;
 
 interface TrackedWr {
   readonly wrId: bigint;
@@ -58,6 +60,9 @@ export class Monitor implements VerbsObserver {
   private readonly qps = new Map<number, TrackedQp>();
   private readonly cqs = new Map<number, CqActor>();
   private readonly expectedCqErr: number[] = [];
+  /** Memory regions by key, kept after dereg: a dead key must stay refused. */
+  private readonly mrByLkey = new Map<number, MrActor>();
+  private readonly mrByRkey = new Map<number, MrActor>();
 
   private disagree(subject: string, message: string): void {
     if (this.disagreements.length < MAX_DISAGREEMENTS) this.disagreements.push({ step: this.step, subject, message });
@@ -220,6 +225,38 @@ export class Monitor implements VerbsObserver {
     if (tracked === undefined) return;
     const expected = tracked.expectedAsync.shift();
     if (expected !== type) this.disagree(`QP ${qpNum}`, `async event ${type}; the model raised ${expected ?? 'none'}`);
+  }
+
+  mrRegistered(lkey: number, rkey: number, length: number, access: number): void {
+    this.step++;
+    const actor = createActor(memoryRegionMachine, { input: { lkey, rkey, length } }).start();
+    actor.send({ type: 'REGISTER', access });
+    if (actor.getSnapshot().value !== 'registered') this.disagree(`MR 0x${lkey.toString(16)}`, `the stack registered access 0x${access.toString(16)}; the model refuses: ${actor.getSnapshot().context.lastError ?? ''}`);
+    this.mrByLkey.set(lkey, actor);
+    this.mrByRkey.set(rkey, actor);
+  }
+
+  mrDeregistered(lkey: number): void {
+    this.step++;
+    this.mrByLkey.get(lkey)?.send({ type: 'DEREGISTER' });
+  }
+
+  memoryAccess(check: Parameters<NonNullable<VerbsObserver['memoryAccess']>>[0]): void {
+    this.step++;
+    const actor = (check.side === 'local' ? this.mrByLkey : this.mrByRkey).get(check.key);
+    // A key the stack never issued names no region: nothing for the model to judge.
+    if (actor === undefined) {
+      if (check.granted) this.disagree('MR', `access granted with ${check.side} key 0x${check.key.toString(16)}, which no region ever had`);
+      return;
+    }
+    const offset = check.offset ?? -1;
+    actor.send(check.side === 'local'
+      ? { type: 'LOCAL_ACCESS', lkey: check.key, offset, length: check.length, write: check.op !== 'read' }
+      : { type: 'REMOTE_ACCESS', rkey: check.key, offset, length: check.length, op: check.op });
+    const verdict = actor.getSnapshot().context.lastAccess;
+    if (verdict?.granted !== check.granted) {
+      this.disagree(`MR key 0x${check.key.toString(16)}`, `${check.side} ${check.op} of ${check.length} B at offset ${offset} was ${check.granted ? 'granted' : 'refused'}; the model ${verdict?.granted ? 'grants it' : `refuses it (${verdict?.granted === false ? verdict.reason : '?'})`}`);
+    }
   }
 
   cqCreated(cqId: number, cqe: number): void {

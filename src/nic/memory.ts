@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { Access } from '../verbs/constants.js';
+import type { VerbsObserver } from '../verbs/observer.js';
 
 /** One registration as the NIC's translation table sees it. */
 export interface Registration {
@@ -32,7 +33,7 @@ export class MemoryTable {
   private readonly usedKeys = new Set<number>();
   private nextAddress = ADDRESS_BASE + randomInt(1 << 20) * ADDRESS_ALIGN;
 
-  constructor(private readonly maxRegistrations: number) {}
+  constructor(private readonly maxRegistrations: number, private readonly observer: VerbsObserver | null = null) {}
 
   get size(): number {
     return this.byLkey.size;
@@ -57,16 +58,25 @@ export class MemoryTable {
     const registration: Registration = { pdHandle, lkey: this.freshKey(), rkey: this.freshKey(), addr, buffer, access };
     this.byLkey.set(registration.lkey, registration);
     this.byRkey.set(registration.rkey, registration);
+    this.observer?.mrRegistered?.(registration.lkey, registration.rkey, buffer.byteLength, access);
     return registration;
   }
 
   deregister(registration: Registration): void {
     this.byLkey.delete(registration.lkey);
     this.byRkey.delete(registration.rkey);
+    this.observer?.mrDeregistered?.(registration.lkey);
   }
 
   /** A WR's SGE: the key must be live, in the QP's PD, and cover [addr, addr+length). */
   checkLocal(pdHandle: number, lkey: number, addr: number, length: number, write: boolean): LocalCheck {
+    const result = this.judgeLocal(pdHandle, lkey, addr, length, write);
+    const r = this.byLkey.get(lkey);
+    this.observer?.memoryAccess?.({ side: 'local', key: lkey, offset: r === undefined ? null : addr - r.addr, length, op: write ? 'write' : 'read', granted: result.ok });
+    return result;
+  }
+
+  private judgeLocal(pdHandle: number, lkey: number, addr: number, length: number, write: boolean): LocalCheck {
     const r = this.byLkey.get(lkey);
     if (r === undefined) return { ok: false, reason: `lkey 0x${lkey.toString(16)} names no live memory region` };
     if (r.pdHandle !== pdHandle) return { ok: false, reason: `lkey 0x${lkey.toString(16)} belongs to another protection domain` };
@@ -89,6 +99,13 @@ export class MemoryTable {
 
   /** A peer's RDMA or atomic: the rkey must be live, in the QP's PD, allow `op`, and cover the range. */
   checkRemote(pdHandle: number, rkey: number, addr: number, length: number, op: RemoteOp): RemoteCheck {
+    const result = this.judgeRemote(pdHandle, rkey, addr, length, op);
+    const r = this.byRkey.get(rkey);
+    this.observer?.memoryAccess?.({ side: 'remote', key: rkey, offset: r === undefined ? null : addr - r.addr, length, op, granted: result.ok });
+    return result;
+  }
+
+  private judgeRemote(pdHandle: number, rkey: number, addr: number, length: number, op: RemoteOp): RemoteCheck {
     if (op === 'atomic' && addr % 8 !== 0) return { ok: false, status: 'REM_INV_REQ_ERR', reason: `atomic address 0x${addr.toString(16)} is not 8-byte aligned` };
     const r = this.byRkey.get(rkey);
     if (r === undefined) return { ok: false, status: 'REM_ACCESS_ERR', reason: `rkey 0x${rkey.toString(16)} names no live memory region` };

@@ -35,7 +35,7 @@ export class Nic implements NicServices {
   private readonly retired: TransportCounters = { writeBatches: 0, readCallbacks: 0, bytesWritten: 0, bytesRead: 0, bytesCopied: 0 };
 
   constructor(private readonly options: NicOptions) {
-    this.memory = new MemoryTable(options.maxRegistrations);
+    this.memory = new MemoryTable(options.maxRegistrations, options.observer);
     this.clock = options.clock;
     this.observer = options.observer;
     this.maxMessage = options.maxMessage;

@@ -37,6 +37,13 @@ export interface VerbsObserver {
   discarded?(qpNum: number, queue: 'send' | 'recv', wrIds: readonly bigint[]): void;
   sqDrained?(qpNum: number): void;
   asyncEvent?(type: AsyncEventType, qpNum?: number): void;
+  mrRegistered?(lkey: number, rkey: number, length: number, access: number): void;
+  mrDeregistered?(lkey: number): void;
+  /**
+   * A memory access the NIC checked: `key` is the lkey (local) or rkey (remote) named, `offset`
+   * the access's offset into the region that key names (when it names one).
+   */
+  memoryAccess?(check: { side: 'local' | 'remote'; key: number; offset: number | null; length: number; op: 'read' | 'write' | 'atomic'; granted: boolean }): void;
   cqCreated?(cqId: number, cqe: number): void;
   cqStored?(cqId: number, solicited: boolean): void;
   cqOverrun?(cqId: number): void;
