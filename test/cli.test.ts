@@ -6,7 +6,7 @@ import { verifyStages } from '../src/cli/verify-stages.js';
 const ROOT = resolve(import.meta.dirname, '..');
 
 function tcpverbs(...args: string[]) {
-  const run = spawnSync(process.execPath, [resolve(ROOT, 'bin/tcpverbs.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const run = spawnSync(process.execPath, [resolve(ROOT, 'bin/tcpverbs.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 900_000 });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -22,11 +22,11 @@ describe('tcpverbs CLI', () => {
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/stage\s+result\s+time\s+detail/);
     const stages = verifyStages(ROOT).map((s) => s.name);
-    expect(stages).toEqual(expect.arrayContaining(['coverage', 'qp-guard', 'qp-machine', 'diagrams', 'pingpong']));
+    expect(stages).toEqual(expect.arrayContaining(['coverage', 'qp-guard', 'qp-machine', 'diagrams', 'spec', 'pingpong']));
     expect(stderr).toContain(`${stages.length} passed, 0 failed`);
     const outcomes = JSON.parse(stdout) as { name: string; ok: boolean }[];
     expect(outcomes.map((o) => [o.name, o.ok])).toEqual(stages.map((name) => [name, true]));
-  });
+  }, 900_000);
 
   it('refuses an unknown stage and says which exist', () => {
     const { code, stderr } = tcpverbs('verify', '--only', 'coverage,nope');

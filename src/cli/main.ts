@@ -38,7 +38,7 @@ export function buildProgram(): Command {
 
   program
     .command('verify')
-    .description('check the models: path coverage, QP guard against the kernel table, diagram freshness')
+    .description('the main job: machines (path coverage, QP guard = kernel table), diagram freshness, TLA+ spec, rc_pingpong with the monitor')
     .option('--only <stages>', 'comma-separated stages to run (default: all)', stageNames)
     .option('--json', 'print the outcome of every stage as JSON on stdout')
     .action(async (options: { only?: string[]; json?: boolean }) => {

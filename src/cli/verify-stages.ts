@@ -5,6 +5,7 @@ import { generateDocs, staleFiles } from '../diagrams/generate.js';
 import type { Stage } from './stages.js';
 import { runPingpong } from './pingpong.js';
 import { Monitor } from '../monitor/monitor.js';
+import { checkSpec, describeReport } from '../spec/check-spec.js';
 
 const coverageStage: Stage = {
   name: 'coverage',
@@ -101,6 +102,21 @@ const pingpongStage: Stage = {
   },
 };
 
+/** npm run check:spec: tla-checker on the CI configs (TLC on every config when TLA2TOOLS_JAR is set). */
+const specStage: Stage = {
+  name: 'spec',
+  title: 'TLA+ spec: invariants and liveness on the CI configs, graph = transliteration',
+  run: async (progress) => {
+    const reports = await checkSpec({ onProgress: progress });
+    const states = reports.reduce((sum, r) => sum + (r.states ?? 0), 0);
+    return {
+      ok: reports.every((r) => r.ok),
+      summary: `${reports.length} checks (${[...new Set(reports.map((r) => r.checker))].join(', ')}), ${states.toLocaleString('en-US')} distinct states, ${reports.filter((r) => !r.ok).length} failed`,
+      details: reports.filter((r) => !r.ok).map(describeReport),
+    };
+  },
+};
+
 export function verifyStages(root: string): Stage[] {
-  return [coverageStage, guardStage, machineGuardStage, diagramsStage(root), pingpongStage];
+  return [coverageStage, guardStage, machineGuardStage, diagramsStage(root), specStage, pingpongStage];
 }

@@ -12,6 +12,9 @@ import { TxBatch } from './tx-batch.js';
 import { SEND_WC_OPCODE, type RecvWqe, type SendWqe } from './work-queues.js';
 import type { Clock } from '../transport/types.js';
 
+/** How long a failed QP waits for its last frames to leave before it closes the socket anyway. */
+const CLOSE_LINGER_MS = 1000;
+
 /** The attributes the data path uses, as set by modify. */
 export interface QpRuntimeAttrs {
   accessFlags: number;
@@ -242,8 +245,15 @@ export class QpEngine implements FrameHandler {
       this.tx.flush();
     }
     const transport = this.transport;
-    // Let the TERMINATE leave before the close; the QP no longer reads the stream.
-    setImmediate(() => transport.close());
+    // Close only once what was written so far (a NAK with the real status, the TERMINATE) has
+    // left: closing earlier drops batches still in user space, and the peer would flush its WR
+    // with WR_FLUSH_ERR instead of completing it with the status the NAK carries. A peer that
+    // stops reading cannot hold the socket open past CLOSE_LINGER_MS.
+    const linger = this.nic.clock.setTimer(CLOSE_LINGER_MS, () => transport.close());
+    transport.writev([], () => {
+      this.nic.clock.clearTimer(linger);
+      transport.close();
+    });
   }
 
   /** RESET or destroy: everything outstanding vanishes without completion. */

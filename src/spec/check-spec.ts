@@ -214,6 +214,8 @@ export interface CheckSpecOptions {
   readonly log?: (line: string) => void;
   /** TLC's jar; default process.env.TLA2TOOLS_JAR. */
   readonly tlcJar?: string | undefined;
+  /** Called after each config with (checked so far, configs in all). */
+  readonly onProgress?: (done: number, total: number) => void;
 }
 
 export function describeReport(r: ConfigReport): string {
@@ -233,14 +235,17 @@ export async function checkSpec(options: CheckSpecOptions = {}): Promise<ConfigR
   const reports: ConfigReport[] = [];
   // The transliteration must read the very tables the spec reads.
   loadQpTables();
+  const jar = options.tlcJar ?? process.env.TLA2TOOLS_JAR;
+  const useTlc = jar !== undefined && jar !== '';
+  const total = ciConfigs().length + (useTlc ? allConfigs().length : 0);
   for (const cfg of ciConfigs()) {
     log(`tla-checker ${cfg} ...`);
     const report = checkWithTlaChecker(cfg);
     log(describeReport(report));
     reports.push(report);
+    options.onProgress?.(reports.length, total);
   }
-  const jar = options.tlcJar ?? process.env.TLA2TOOLS_JAR;
-  if (jar !== undefined && jar !== '') {
+  if (useTlc) {
     if (!existsSync(jar)) {
       reports.push({ config: '*', checker: 'TLC', ok: false, states: null, depth: null, seconds: 0, violated: null, counterexample: null, problems: [`TLA2TOOLS_JAR=${jar} does not exist`] });
     } else {
@@ -249,6 +254,7 @@ export async function checkSpec(options: CheckSpecOptions = {}): Promise<ConfigR
         const report = await checkWithTlc(resolve(jar), cfg);
         log(describeReport(report));
         reports.push(report);
+        options.onProgress?.(reports.length, total);
       }
     }
   } else {

@@ -7,6 +7,7 @@ import {
   type QpState, type QpType, type QueuePair, type RecvWr, type SendWr, type WorkCompletion,
 } from '../../src/index.js';
 import { HELLO_BYTES, decodeHello } from '../../src/wire/frame.js';
+import { Monitor } from '../../src/monitor/monitor.js';
 
 /*
  * The verbs API contract (../shared/API.md, DESIGN.md §3) without a peer QP: objects, validation,
@@ -18,15 +19,20 @@ import { HELLO_BYTES, decodeHello } from '../../src/wire/frame.js';
 
 const contexts: Context[] = [];
 const sockets: (() => void)[] = [];
+/** Every context of these tests is watched by the model monitor; a test passes only if it agrees. */
+const monitors: Monitor[] = [];
 
 afterEach(() => {
   for (const ctx of contexts.splice(0)) ctx.close();
   for (const close of sockets.splice(0)) close();
+  for (const monitor of monitors.splice(0)) monitor.assertAgreement();
 });
 
 function open(): Context {
-  const ctx = openDevice();
+  const monitor = new Monitor();
+  const ctx = openDevice(undefined, { observer: monitor });
   contexts.push(ctx);
+  monitors.push(monitor);
   return ctx;
 }
 
