@@ -59,6 +59,17 @@ interface Endpoint {
 /** Posts per endpoint the driver allows: the spec's WR ids run 1..MaxPosts (at most 9). */
 const MAX_POSTS = 6;
 
+/** Whether the verb took the call; EINVAL (what the spec's tables refuse) is the one refusal expected. */
+function accepted(call: () => unknown): boolean {
+  try {
+    call();
+    return true;
+  } catch (error) {
+    if (!(error instanceof VerbsError) || error.errno !== 'EINVAL') throw error;
+    return false;
+  }
+}
+
 const slotAddr = (e: Endpoint, buf: string) => e.mr.addr + BUFFERS.indexOf(buf as (typeof BUFFERS)[number]) * SLOT;
 
 export class TraceDriver {
@@ -123,13 +134,7 @@ export class TraceDriver {
   modify(ep: TraceEp, to: string): void {
     const e = this.side(ep);
     const { attr, mask } = this.modifyCall(e, to);
-    let ok = true;
-    try {
-      e.qp.modify(attr as never, mask);
-    } catch (error) {
-      if (!(error instanceof VerbsError) || error.errno !== 'EINVAL') throw error;
-      ok = false;
-    }
+    const ok = accepted(() => e.qp.modify(attr as never, mask));
     if (ok && to === 'RTR') e.transport = null;
     if (ok && to === 'RESET') {
       // Whatever was outstanding is discarded or sits in the CQ: reuse a buffer only once its
@@ -159,13 +164,7 @@ export class TraceDriver {
       : op === 'WRITE'
         ? { wrId, opcode: 'RDMA_WRITE' as const, sendFlags: SendFlags.SIGNALED, sgList: [local], rdma: { remoteAddr, rkey: peer.mr.rkey } }
         : { wrId, opcode: 'ATOMIC_FETCH_AND_ADD' as const, sendFlags: SendFlags.SIGNALED, sgList: [local], atomic: { remoteAddr, rkey: peer.mr.rkey, compareAdd: 1n, swap: 0n } };
-    let ok = true;
-    try {
-      e.qp.postSend(wr);
-    } catch (error) {
-      if (!(error instanceof VerbsError) || error.errno !== 'EINVAL') throw error;
-      ok = false;
-    }
+    const ok = accepted(() => e.qp.postSend(wr));
     if (ok) {
       e.free.delete(buf);
       e.outstanding.set(wrId, { q: 'S', buf });
@@ -178,13 +177,7 @@ export class TraceDriver {
     const buf = [...e.free][0];
     if (buf === undefined || this.recorder.postsOn(ep) >= MAX_POSTS) return;
     const wrId = e.nextWr++;
-    let ok = true;
-    try {
-      e.qp.postRecv({ wrId, sgList: [{ addr: slotAddr(e, buf), length: SLOT, lkey: e.mr.lkey }] });
-    } catch (error) {
-      if (!(error instanceof VerbsError) || error.errno !== 'EINVAL') throw error;
-      ok = false;
-    }
+    const ok = accepted(() => e.qp.postRecv({ wrId, sgList: [{ addr: slotAddr(e, buf), length: SLOT, lkey: e.mr.lkey }] }));
     if (ok) {
       e.free.delete(buf);
       e.outstanding.set(wrId, { q: 'R', buf });
