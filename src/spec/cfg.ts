@@ -106,3 +106,22 @@ export function specConstants(cfg: TlcConfig): SpecConstants {
     AllowBreak: allowBreak,
   };
 }
+
+const tlaSet = (xs: readonly string[]) => `{${xs.map((x) => JSON.stringify(x)).join(', ')}}`;
+
+/** A config that gives RcVerbs these constants (INIT/NEXT only: for stepping, not for checking). */
+export function cfgForConstants(k: SpecConstants): string {
+  return [
+    'INIT Init',
+    'NEXT Next',
+    'CONSTANTS',
+    `  MaxPosts = ${k.MaxPosts}`,
+    `  Buffers = ${tlaSet(k.Buffers)}`,
+    `  SendOps = ${tlaSet(k.SendOps)}`,
+    `  Regions = ${tlaSet(k.Regions)}`,
+    `  RemoteWritable = ${tlaSet(k.RemoteWritable)}`,
+    `  RnrRetry = ${k.RnrRetry}`,
+    `  AllowBreak = ${k.AllowBreak ? 'TRUE' : 'FALSE'}`,
+    '',
+  ].join('\n');
+}

@@ -8,10 +8,33 @@
  * a refused call or a query, the states in which the spec says the same thing. An empty set is the
  * first step the spec cannot take; the report names it and what the spec allowed instead.
  */
-import { RcVerbsModel, stateKey, type SpecState } from './model.js';
+import { fromTla, peer, RcVerbsModel, stateKey, toTla, type SpecState } from './model.js';
 import { violatedInvariants } from './invariants.js';
 import type { QpTables } from './qp-tables.js';
 import type { Trace, TraceEvent } from './trace.js';
+import { cfgForConstants } from './cfg.js';
+import { CheckerStepper, inlineTables, readSpecText } from './tla-checker.js';
+
+/** Who says what the spec's next steps are: its transliteration (fast) or tla-checker (the spec). */
+export interface SpecStepper {
+  readonly name: string;
+  init(): SpecState[];
+  next(s: SpecState): readonly { readonly action: string; readonly state: SpecState }[];
+}
+
+export function transliterationStepper(model: RcVerbsModel): SpecStepper {
+  return { name: 'transliteration', init: () => [model.init()], next: (s) => model.next(s) };
+}
+
+/** The spec text itself through tla-checker's explore API (~20 ms a step: short traces only). */
+export function tlaCheckerStepper(model: RcVerbsModel, specText: string = readSpecText()): SpecStepper {
+  const checker = new CheckerStepper(inlineTables(specText), cfgForConstants(model.k));
+  return {
+    name: 'tla-checker',
+    init: () => checker.init().map(fromTla),
+    next: (s) => checker.next(toTla(s)).map((t) => ({ action: t.action, state: fromTla(t.vars) })),
+  };
+}
 
 /** The application's actions: each observed call is one of them, the rest are hidden. */
 const APPLICATION_ACTIONS = new Set(['PostSend', 'PostRecv', 'Poll', 'Modify', 'ModifyToErr', 'ModifyToReset']);
@@ -38,13 +61,13 @@ function add(into: States, s: SpecState): void {
 
 class Overflow extends Error {}
 
-function closeUnderHidden(model: RcVerbsModel, from: States): States {
+function closeUnderHidden(stepper: SpecStepper, from: States): States {
   const seen: States = new Map(from);
   let frontier = [...from.values()];
   while (frontier.length > 0) {
     const next: SpecState[] = [];
     for (const s of frontier) {
-      for (const t of model.next(s)) {
+      for (const t of stepper.next(s)) {
         if (APPLICATION_ACTIONS.has(t.action)) continue;
         const k = stateKey(t.state);
         if (seen.has(k)) continue;
@@ -66,27 +89,34 @@ function describe(states: States, ep: 'A' | 'B'): string {
   return `the spec allowed ${all.length} states here: qp.${ep} in {${uniq(all.map((s) => s.qp[ep]))}}, head of cq.${ep} in {${heads}}`;
 }
 
-export function checkTrace(trace: Trace, tables: QpTables): TraceVerdict {
+/**
+ * Replays `trace` against the spec. The application's steps are matched by what they do to the
+ * state (the WR appended, the completion removed, the QP state changed on that endpoint only), so
+ * that the transliteration and tla-checker, which names only the disjunct of Next, judge alike.
+ */
+export function checkTrace(trace: Trace, tables: QpTables, chooseStepper: (model: RcVerbsModel) => SpecStepper = transliterationStepper): TraceVerdict {
   const model = new RcVerbsModel(trace.header.constants, tables);
+  const stepper = chooseStepper(model);
   /** Trace wr id -> spec id (1.. in posting order per endpoint, as the spec numbers WRs). */
   const ids = { A: new Map<string, number>(), B: new Map<string, number>() };
   let current: States = new Map();
-  add(current, model.init());
-  let widest = 1;
+  for (const s of stepper.init()) add(current, s);
+  let widest = current.size;
+  const failed = (index: number, event: TraceEvent, reason: string): TraceVerdict => ({ ok: false, replayed: index, widest, failure: { index, event, reason } });
 
   for (const [index, event] of trace.events.entries()) {
     const e = event.ep;
     let candidates: States;
     try {
-      candidates = closeUnderHidden(model, current);
+      candidates = closeUnderHidden(stepper, current);
     } catch (error) {
-      if (error instanceof Overflow) return { ok: false, replayed: index, widest, failure: { index, event, reason: error.message } };
+      if (error instanceof Overflow) return failed(index, event, error.message);
       throw error;
     }
     widest = Math.max(widest, candidates.size);
     const after: States = new Map();
     let reason = '';
-    const steps = (s: SpecState) => model.next(s).filter((t) => t.ep === e && APPLICATION_ACTIONS.has(t.action));
+    const steps = (s: SpecState, action: (name: string) => boolean) => stepper.next(s).filter((t) => action(t.action)).map((t) => t.state);
 
     switch (event.t) {
       case 'modify': {
@@ -96,7 +126,9 @@ export function checkTrace(trace: Trace, tables: QpTables): TraceVerdict {
           } else if (s.qp[e] === event.to) {
             if (tables.modifyAllowed(event.to, event.to)) add(after, s);
           } else {
-            for (const t of steps(s)) if (t.action.startsWith('Modify') && t.args.to === event.to) add(after, t.state);
+            for (const n of steps(s, (a) => a.startsWith('Modify'))) {
+              if (n.qp[e] === event.to && n.qp[peer(e)] === s.qp[peer(e)]) add(after, n);
+            }
           }
         }
         reason = event.ok ? `the spec cannot modify ${e} to ${event.to} here` : `the spec would accept modify ${e} to ${event.to} here, the implementation refused it`;
@@ -105,18 +137,23 @@ export function checkTrace(trace: Trace, tables: QpTables): TraceVerdict {
       case 'post_send':
       case 'post_recv': {
         const verdicts = event.t === 'post_send' ? tables.PostSendVerdict : tables.PostRecvVerdict;
+        const action = event.t === 'post_send' ? 'PostSend' : 'PostRecv';
         for (const s of candidates.values()) {
           if (!event.ok) {
             if (verdicts[s.qp[e]] === 'refused') add(after, s);
             continue;
           }
-          for (const t of steps(s)) {
-            if (event.t === 'post_send' && t.action === 'PostSend' && t.args.op === event.op && t.args.tgt === event.tgt && t.args.buf === event.buf) add(after, t.state);
-            if (event.t === 'post_recv' && t.action === 'PostRecv' && t.args.buf === event.buf) add(after, t.state);
+          for (const n of steps(s, (a) => a === action)) {
+            if (n.hist[e].posted !== s.hist[e].posted + 1) continue;
+            const queue = event.t === 'post_send' ? n.sq[e] : n.rq[e];
+            const wr = queue[queue.length - 1];
+            if (wr === undefined || wr.buf !== event.buf) continue;
+            if (event.t === 'post_send' && (wr.op !== event.op || wr.tgt !== event.tgt)) continue;
+            add(after, n);
           }
         }
         if (event.ok) {
-          if (ids[e].has(event.wr)) return { ok: false, replayed: index, widest, failure: { index, event, reason: `wr ${event.wr} was posted on ${e} before and is still known; traces need unique wr ids` } };
+          if (ids[e].has(event.wr)) return failed(index, event, `wr ${event.wr} was posted on ${e} before; traces need unique wr ids`);
           ids[e].set(event.wr, ids[e].size + 1);
         }
         reason = event.ok ? `the spec cannot accept this ${event.t} on ${e} here (state, buffer ownership or MaxPosts)` : `the spec would admit this ${event.t} on ${e} here, the implementation refused it`;
@@ -126,15 +163,15 @@ export function checkTrace(trace: Trace, tables: QpTables): TraceVerdict {
         let polling: States = candidates;
         for (const [i, wc] of event.wcs.entries()) {
           const id = ids[e].get(wc.wr);
-          if (id === undefined) return { ok: false, replayed: index, widest, failure: { index, event, reason: `completion ${i + 1} names wr ${wc.wr}, which ${e} never posted` } };
+          if (id === undefined) return failed(index, event, `completion ${i + 1} names wr ${wc.wr}, which ${e} never posted`);
           const next: States = new Map();
           for (const s of polling.values()) {
             const head = s.cq[e][0];
             if (head === undefined || head.id !== id || head.q !== wc.q || head.st !== wc.st) continue;
-            for (const t of steps(s)) if (t.action === 'Poll') add(next, t.state);
+            for (const n of steps(s, (a) => a === 'Poll')) if (n.cq[e].length === s.cq[e].length - 1) add(next, n);
           }
           if (next.size === 0) {
-            return { ok: false, replayed: index, widest, failure: { index, event, reason: `completion ${i + 1} (wr ${wc.wr} = spec id ${id}, ${wc.q}, ${wc.st}) is not what the spec's CQ can hold next; ${describe(polling, e)}` } };
+            return failed(index, event, `completion ${i + 1} (wr ${wc.wr} = spec id ${id}, ${wc.q}, ${wc.st}) is not what the spec's CQ can hold next; ${describe(polling, e)}`);
           }
           polling = next;
         }
@@ -150,10 +187,10 @@ export function checkTrace(trace: Trace, tables: QpTables): TraceVerdict {
       }
     }
 
-    if (after.size === 0) return { ok: false, replayed: index, widest, failure: { index, event, reason: `${reason}; ${describe(candidates, e)}` } };
+    if (after.size === 0) return failed(index, event, `${reason}; ${describe(candidates, e)}`);
     for (const s of after.values()) {
       const broken = violatedInvariants(model, s);
-      if (broken.length > 0) return { ok: false, replayed: index, widest, failure: { index, event, reason: `the spec state after this step breaks ${broken.join(', ')}` } };
+      if (broken.length > 0) return failed(index, event, `the spec state after this step breaks ${broken.join(', ')}`);
     }
     current = after;
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { checkTrace, describeVerdict } from '../../src/spec/trace-check.js';
+import { checkTrace, describeVerdict, tlaCheckerStepper } from '../../src/spec/trace-check.js';
 import { formatTrace, parseTrace } from '../../src/spec/trace.js';
 import { loadQpTables } from '../../src/spec/qp-tables.js';
 import { TraceDriver, type Op, type Scenario } from '../support/trace-driver.js';
@@ -17,7 +17,11 @@ const TRACE_DIR = mkdtempSync(join(tmpdir(), 'tcpverbs-traces-'));
 const tables = loadQpTables();
 let written = 0;
 
-async function recordAndCheck(scenario: Scenario): Promise<string> {
+/**
+ * Every trace is replayed through the spec's transliteration; `throughChecker` traces also through
+ * the spec text itself (tla-checker's explore API, ~20 ms a step), which must agree step for step.
+ */
+async function recordAndCheck(scenario: Scenario, throughChecker: boolean): Promise<string> {
   const trace = await (await TraceDriver.create(scenario)).runScenario();
   const file = join(TRACE_DIR, `trace-${String(++written).padStart(4, '0')}.ndjson`);
   writeFileSync(file, formatTrace(trace));
@@ -25,8 +29,14 @@ async function recordAndCheck(scenario: Scenario): Promise<string> {
   const verdict = checkTrace(replayed, tables);
   const text = describeVerdict(verdict, `${file} (${trace.header.source})`);
   expect(verdict.ok, text).toBe(true);
+  if (throughChecker) {
+    const bySpec = checkTrace(replayed, tables, (model) => tlaCheckerStepper(model));
+    expect(bySpec, `tla-checker on ${file}`).toEqual(verdict);
+    checkedBySpec++;
+  }
   return text;
 }
+let checkedBySpec = 0;
 
 const ep = fc.constantFrom('A' as const, 'B' as const);
 const op: fc.Arbitrary<Op> = fc.oneof(
@@ -55,11 +65,11 @@ describe('trace validation: implementation runs replayed against spec/RcVerbs.tl
   it('120 generated runs on the simulated stream (chunking, delays, breaks, silent peer, RNR) are all spec behaviours', async () => {
     const verdicts: string[] = [];
     await fc.assert(fc.asyncProperty(simScenario, async (scenario) => {
-      verdicts.push(await recordAndCheck(scenario));
+      verdicts.push(await recordAndCheck(scenario, verdicts.length % 10 === 0));
     }), { numRuns: 120, seed: Number(process.env.TRACE_SEED ?? 20261201) });
-    console.log(`${verdicts.length} traces validated, written to ${TRACE_DIR}; e.g.\n  ${verdicts.slice(0, 3).join('\n  ')}`);
+    console.log(`${verdicts.length} traces validated (${checkedBySpec} also through tla-checker), written to ${TRACE_DIR}; e.g.\n  ${verdicts.slice(0, 3).join('\n  ')}`);
     expect(readdirSync(TRACE_DIR).length).toBeGreaterThanOrEqual(100);
-  }, 600_000);
+  }, 900_000);
 
   it('runs over real loopback TCP are spec behaviours too', async () => {
     const scenarios: Op[][] = [
@@ -70,7 +80,7 @@ describe('trace validation: implementation runs replayed against spec/RcVerbs.tl
       [{ k: 'recv', ep: 'A' }, { k: 'modify', ep: 'A', to: 'ERR' }, { k: 'send', ep: 'A', op: 'SEND', tgt: 'none' }, { k: 'run' }, { k: 'modify', ep: 'B', to: 'RESET' }],
     ];
     for (const [i, ops] of scenarios.entries()) {
-      await recordAndCheck({ transport: 'tcp', seed: i, silentPeer: false, rnrRetry: i % 3, ops });
+      await recordAndCheck({ transport: 'tcp', seed: i, silentPeer: false, rnrRetry: i % 3, ops }, true);
     }
   }, 120_000);
 });
@@ -81,8 +91,10 @@ describe('trace validation can fail: a trace the implementation did not produce 
     ops: [{ k: 'recv', ep: 'B' }, { k: 'recv', ep: 'B' }, { k: 'send', ep: 'A', op: 'SEND', tgt: 'none' }, { k: 'send', ep: 'A', op: 'SEND', tgt: 'none' }, { k: 'run' }],
   })).runScenario();
 
-  it('the recorded trace passes', async () => {
-    expect(checkTrace(await base(), tables).ok).toBe(true);
+  it('the recorded trace passes, through the transliteration and through tla-checker', async () => {
+    const trace = await base();
+    expect(checkTrace(trace, tables).ok).toBe(true);
+    expect(checkTrace(trace, tables, (model) => tlaCheckerStepper(model)).ok).toBe(true);
   });
 
   it('completions swapped, a status changed, a refused post admitted, a state misreported: each fails where it happens', async () => {
@@ -100,6 +112,8 @@ describe('trace validation can fail: a trace the implementation did not produce 
       const verdict = checkTrace({ header: trace.header, events }, tables);
       expect(verdict.ok, what).toBe(false);
       expect(verdict.failure?.reason, what).toMatch(reason);
+      // The spec text itself rejects the same step for the same reason.
+      expect(checkTrace({ header: trace.header, events }, tables, (model) => tlaCheckerStepper(model)), what).toEqual(verdict);
     }
   });
 
