@@ -19,7 +19,7 @@ import { parseCfg, specConstants } from './cfg.js';
 import { formatCounterexample } from './counterexample.js';
 import { explore } from './explore.js';
 import { fromTla, RcVerbsModel, stateKey } from './model.js';
-import { loadQpTables, parseQpTables } from './qp-tables.js';
+import { parseQpTables } from './qp-tables.js';
 import { SPEC_DIR } from './paths.js';
 import { inlineTables, readSpecText, readTablesText, runTlaChecker, SPEC_MODULE, type StateGraph } from './tla-checker.js';
 
@@ -233,8 +233,6 @@ export function describeReport(r: ConfigReport): string {
 export async function checkSpec(options: CheckSpecOptions = {}): Promise<ConfigReport[]> {
   const log = options.log ?? (() => {});
   const reports: ConfigReport[] = [];
-  // The transliteration must read the very tables the spec reads.
-  loadQpTables();
   const jar = options.tlcJar ?? process.env.TLA2TOOLS_JAR;
   const useTlc = jar !== undefined && jar !== '';
   const total = ciConfigs().length + (useTlc ? allConfigs().length : 0);

@@ -81,7 +81,7 @@ export interface CheckerOptions {
 
 /** `name=value` lines of one state as tla-checker prints them (trace entries and DOT labels). */
 export function parseStateText(text: string): SpecVars {
-  const vars: Record<string, TlaValue> = {};
+  const texts: Record<string, string> = {};
   let current: string | null = null;
   for (const raw of text.split('\n')) {
     const line = raw.trim();
@@ -89,12 +89,12 @@ export function parseStateText(text: string): SpecVars {
     const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
     if (m !== null) {
       current = m[1]!;
-      vars[current] = m[2]! as unknown as TlaValue;
+      texts[current] = m[2]!;
     } else if (current !== null) {
-      vars[current] = `${vars[current] as unknown as string} ${line}` as unknown as TlaValue;
+      texts[current] = `${texts[current]} ${line}`;
     }
   }
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, parseTlaValue(v as unknown as string)]));
+  return Object.fromEntries(Object.entries(texts).map(([k, v]) => [k, parseTlaValue(v)]));
 }
 
 /** The states of a trace entry ("State 0\n  x = ..\nState 1\n ..."). */
