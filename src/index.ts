@@ -1,10 +1,11 @@
 export { listDevices, openDevice, DEFAULT_DEVICE, type DeviceInfo } from './verbs/device.js';
-export { Access, QpAttrMask, SendFlags, WcFlags, DEVICE_LIMITS } from './verbs/constants.js';
-export { VerbsError, type Errno } from './verbs/errors.js';
+export { Access, QpAttrMask, SendFlags, WcFlags } from './abi/constants.js';
+export { DEVICE_LIMITS } from './abi/limits.js';
+export { VerbsError, type Errno } from './abi/errors.js';
 export type { Context, ContextOptions } from './verbs/context.js';
 export type { ProtectionDomain, QpInitAttr } from './verbs/pd.js';
 export type { MemoryRegion } from './verbs/mr.js';
 export type { CompletionQueue, CompletionChannel } from './verbs/cq.js';
 export type { QueuePair } from './verbs/qp.js';
-export type { VerbsObserver, QpErrorCause, PostOutcome } from './verbs/observer.js';
-export type * from './verbs/types.js';
+export type { VerbsObserver, QpErrorCause, PostOutcome } from './abi/observer.js';
+export type * from './abi/types.js';

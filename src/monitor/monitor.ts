@@ -3,8 +3,8 @@ import { completionQueueMachine } from '../../machines/completion-queue.machine.
 import { memoryRegionMachine } from '../../machines/memory-region.machine.js';
 import { judgeModify, qpMachine, type QpEvent } from '../../machines/qp.machine.js';
 import { workRequestMachine, type ExecutionStatus } from '../../machines/work-request.machine.js';
-import type { QpErrorCause, VerbsObserver } from '../verbs/observer.js';
-import type { AsyncEventType, QpState, QpType, WcStatus } from '../verbs/types.js';
+import type { QpErrorCause, VerbsObserver } from '../abi/observer.js';
+import type { AsyncEventType, QpState, QpType, WcStatus } from '../abi/types.js';
 
 export interface Disagreement {
   /** Sequence number of the observed step at which the models and the stack parted. */

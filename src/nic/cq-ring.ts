@@ -1,4 +1,4 @@
-import type { WorkCompletion } from '../verbs/types.js';
+import type { WorkCompletion } from '../abi/types.js';
 
 export type CqArming = 'disarmed' | 'any' | 'solicited';
 

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { Access } from '../verbs/constants.js';
-import type { VerbsObserver } from '../verbs/observer.js';
+import { Access } from '../abi/constants.js';
+import type { VerbsObserver } from '../abi/observer.js';
 
 /** One registration as the NIC's translation table sees it. */
 export interface Registration {

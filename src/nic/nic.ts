@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Clock, Transport, TransportCounters } from '../transport/types.js';
-import type { VerbsObserver } from '../verbs/observer.js';
-import type { AsyncEventType, Counters } from '../verbs/types.js';
+import type { VerbsObserver } from '../abi/observer.js';
+import type { AsyncEventType, Counters } from '../abi/types.js';
 import type { CqRing } from './cq-ring.js';
 import { MemoryTable } from './memory.js';
 import type { NicServices, QpEngine } from './qp-engine.js';

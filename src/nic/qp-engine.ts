@@ -1,8 +1,8 @@
 import type { Transport, TransportCloseReason } from '../transport/types.js';
 import { HELLO_BYTES, MAX_TERMINATE_TEXT, encodeHello, type FrameHeader, type Hello } from '../wire/frame.js';
-import type { QpErrorCause, VerbsObserver } from '../verbs/observer.js';
-import type { AsyncEventType, QpCap, QpState, QpType, WcOpcode, WcStatus, WorkCompletion } from '../verbs/types.js';
-import { WcFlags } from '../verbs/constants.js';
+import type { QpErrorCause, VerbsObserver } from '../abi/observer.js';
+import type { AsyncEventType, QpCap, QpState, QpType, WcOpcode, WcStatus, WorkCompletion } from '../abi/types.js';
+import { WcFlags } from '../abi/constants.js';
 import type { CqRing } from './cq-ring.js';
 import type { MemoryTable } from './memory.js';
 import { RxParser, type FrameHandler, type Placement } from './rx-parser.js';

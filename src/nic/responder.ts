@@ -1,4 +1,4 @@
-import { Access } from '../verbs/constants.js';
+import { Access } from '../abi/constants.js';
 import { psnAdd, psnDistance, type FrameHeader, type NakCodeName } from '../wire/frame.js';
 import type { RemoteOp } from './memory.js';
 import type { QpEngine } from './qp-engine.js';

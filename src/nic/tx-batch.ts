@@ -1,6 +1,8 @@
 import { FRAME_HEADER_BYTES, encodeHeader, type FrameHeader } from '../wire/frame.js';
 import type { Transport } from '../transport/types.js';
-import { MAX_BATCH_CHUNKS } from '../transport/limits.js';
+import { NIC_LIMITS } from '../abi/limits.js';
+
+const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
 
 /** Frames waiting for one writev. Explicit bound: a peer that stops reading fails its QP, it cannot grow us. */
 export const MAX_UNWRITTEN_BATCHES = 1024;

@@ -1,5 +1,5 @@
-import type { Sge, WcOpcode, WcStatus, WrOpcode } from '../verbs/types.js';
-import type { QpErrorCause } from '../verbs/observer.js';
+import type { Sge, WcOpcode, WcStatus, WrOpcode } from '../abi/types.js';
+import type { QpErrorCause } from '../abi/observer.js';
 
 /** A send work queue element as the NIC keeps it from post to completion. */
 export interface SendWqe {

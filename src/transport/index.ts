@@ -4,4 +4,4 @@ export { takeSocket } from './socket-transport.js';
 export { createSimulatedPair, type LinkFaults, type SimulatedDirection, type SimulatedEvent, type SimulatedPairOptions } from './simulated.js';
 export { realClock, VirtualClock } from './clock.js';
 export { Prng, deriveSeed } from './prng.js';
-export { MAX_BATCH_CHUNKS } from './limits.js';
+

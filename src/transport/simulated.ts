@@ -1,4 +1,6 @@
-import { MAX_BATCH_CHUNKS } from './limits.js';
+import { NIC_LIMITS } from '../abi/limits.js';
+
+const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
 import { deriveSeed } from './prng.js';
 import { Link, type LinkEnd, type LinkFaults, type LinkSettings, type SimulatedDirection, type SimulatedEvent } from './sim-link.js';
 import type { Clock, Transport, TransportCloseReason, TransportCounters, TransportSink } from './types.js';

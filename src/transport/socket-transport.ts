@@ -1,5 +1,7 @@
 import net from 'node:net';
-import { MAX_BATCH_CHUNKS } from './limits.js';
+import { NIC_LIMITS } from '../abi/limits.js';
+
+const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
 import type { Transport, TransportCloseReason, TransportCounters, TransportSink } from './types.js';
 
 /**

@@ -2,13 +2,13 @@ import type { Socket } from 'node:net';
 import { Nic } from '../nic/nic.js';
 import type { CqRing } from '../nic/cq-ring.js';
 import type { Clock, Transport } from '../transport/types.js';
-import { DEVICE_LIMITS } from './constants.js';
+import { DEVICE_LIMITS } from '../abi/limits.js';
 import { CompletionChannel, CompletionQueue } from './cq.js';
-import { VerbsError } from './errors.js';
+import { VerbsError } from '../abi/errors.js';
 import { EventQueue } from './events.js';
-import type { VerbsObserver } from './observer.js';
+import type { VerbsObserver } from '../abi/observer.js';
 import { ProtectionDomain } from './pd.js';
-import type { AsyncEvent, Counters, DeviceAttr, PortAttr } from './types.js';
+import type { AsyncEvent, Counters, DeviceAttr, PortAttr } from '../abi/types.js';
 import { describe, requireInt } from './validate.js';
 
 export interface ContextOptions {

@@ -1,8 +1,8 @@
 import { CqRing } from '../nic/cq-ring.js';
-import { VerbsError } from './errors.js';
+import { VerbsError } from '../abi/errors.js';
 import { EventQueue } from './events.js';
-import type { VerbsObserver } from './observer.js';
-import type { WorkCompletion } from './types.js';
+import type { VerbsObserver } from '../abi/observer.js';
+import type { WorkCompletion } from '../abi/types.js';
 import { requireInt } from './validate.js';
 
 /** ibv_comp_channel: completion events of the CQs armed with reqNotify. */

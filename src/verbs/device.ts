@@ -1,7 +1,7 @@
 import { takeSocket } from '../transport/socket-transport.js';
 import { realClock } from '../transport/clock.js';
 import { Context, type ContextOptions } from './context.js';
-import { VerbsError } from './errors.js';
+import { VerbsError } from '../abi/errors.js';
 
 export const DEFAULT_DEVICE = 'tcpverbs0';
 

@@ -1,5 +1,5 @@
-import { QpAttrMask } from './constants.js';
-import type { QpState } from './types.js';
+import { QpAttrMask } from '../abi/constants.js';
+import type { QpState } from '../abi/types.js';
 
 type AttrName = keyof typeof QpAttrMask;
 

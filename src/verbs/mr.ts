@@ -1,5 +1,5 @@
 import type { Registration } from '../nic/memory.js';
-import { VerbsError } from './errors.js';
+import { VerbsError } from '../abi/errors.js';
 
 /** ibv_mr: a registered buffer with its keys. The keys die with `dereg()`. */
 export class MemoryRegion {

@@ -1,13 +1,14 @@
 import type { Nic } from '../nic/nic.js';
 import { QpEngine } from '../nic/qp-engine.js';
 import { StreamQpEngine } from '../nic/stream-engine.js';
-import { DEVICE_LIMITS, KNOWN_ACCESS, Access } from './constants.js';
-import { VerbsError, einval } from './errors.js';
+import { KNOWN_ACCESS, Access } from '../abi/constants.js';
+import { DEVICE_LIMITS } from '../abi/limits.js';
+import { VerbsError, einval } from '../abi/errors.js';
 import { CompletionQueue } from './cq.js';
 import { MemoryRegion } from './mr.js';
-import type { VerbsObserver } from './observer.js';
+import type { VerbsObserver } from '../abi/observer.js';
 import { QueuePair, type TransportFactory } from './qp.js';
-import type { QpCap, QpType } from './types.js';
+import type { QpCap, QpType } from '../abi/types.js';
 import { describe, requireFlags, requireInt, requireOneOf } from './validate.js';
 
 export interface QpInitAttr {

@@ -2,11 +2,12 @@ import { Socket } from 'node:net';
 import type { Transport } from '../transport/types.js';
 import type { QpEngine } from '../nic/qp-engine.js';
 import type { RecvWqe, SendWqe } from '../nic/work-queues.js';
-import { DEVICE_LIMITS, KNOWN_ACCESS, KNOWN_SEND_FLAGS, QpAttrMask, SendFlags } from './constants.js';
-import { VerbsError, einval } from './errors.js';
+import { KNOWN_ACCESS, KNOWN_SEND_FLAGS, QpAttrMask, SendFlags } from '../abi/constants.js';
+import { DEVICE_LIMITS } from '../abi/limits.js';
+import { VerbsError, einval } from '../abi/errors.js';
 import { modifyRejection } from './modify-rules.js';
-import type { PostOutcome, VerbsObserver } from './observer.js';
-import type { QpAttr, QpCap, QpState, QpType, RecvWr, SendWr, Sge, WrOpcode } from './types.js';
+import type { PostOutcome, VerbsObserver } from '../abi/observer.js';
+import type { QpAttr, QpCap, QpState, QpType, RecvWr, SendWr, Sge, WrOpcode } from '../abi/types.js';
 import { describe, requireFlags, requireInt, requireOneOf, requireU64 } from './validate.js';
 
 const QP_STATES: readonly QpState[] = ['RESET', 'INIT', 'RTR', 'RTS', 'SQD', 'SQE', 'ERR'];

@@ -1,4 +1,4 @@
-import { einval } from './errors.js';
+import { einval } from '../abi/errors.js';
 
 /** Shared argument checks: each names the argument, what it got and what is allowed. */
 export function requireInt(name: string, value: unknown, min: number, max: number, badWr?: number): number {

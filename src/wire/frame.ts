@@ -4,13 +4,15 @@
  * exactly one header per read() and then point the next read at the payload's final place.
  * Pure functions only: no I/O, no state.
  */
-export const FRAME_HEADER_BYTES = 48;
-export const HELLO_BYTES = 32;
+import { WIRE_LIMITS } from '../abi/limits.js';
+
+export const FRAME_HEADER_BYTES = WIRE_LIMITS.frameHeaderBytes;
+export const HELLO_BYTES = WIRE_LIMITS.helloBytes;
 export const WIRE_VERSION = 1;
 export const HELLO_MAGIC = 0x54435056; // "TCPV"
 export const MAX_PSN = 0xffffff;
 /** TERMINATE carries a short UTF-8 reason, nothing else. */
-export const MAX_TERMINATE_TEXT = 256;
+export const MAX_TERMINATE_TEXT = WIRE_LIMITS.maxTerminateText;
 
 export const Opcode = {
   SEND: 0x01,
@@ -166,7 +168,7 @@ function encodeInto(header: FrameHeader, out: Uint8Array): void {
   }
 }
 
-function zeroFrom(bytes: Uint8Array, from: number, to = FRAME_HEADER_BYTES): boolean {
+function zeroFrom(bytes: Uint8Array, from: number, to: number = FRAME_HEADER_BYTES): boolean {
   for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
   return true;
 }

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_BATCH_CHUNKS } from '../../src/transport/limits.js';
+import { NIC_LIMITS } from '../../src/abi/limits.js';
+
+const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
 import { takeSocket } from '../../src/transport/socket-transport.js';
 import type { Transport } from '../../src/transport/types.js';
 import { RecordingSink, bufferedInStream, payload, settle, tcpPair, until, within, type Side, type TcpPair } from './helpers.js';

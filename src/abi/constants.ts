@@ -47,22 +47,3 @@ export const WcFlags = {
   GRH: 1 << 0,
   WITH_IMM: 1 << 1,
 } as const;
-
-/** The limits of the reference device, reported by queryDevice() and enforced everywhere. */
-export const DEVICE_LIMITS = {
-  maxQp: 1024,
-  maxQpWr: 4096,
-  maxSge: 16,
-  maxCqe: 65536,
-  maxMr: 4096,
-  /** Largest single registration and largest message (2^31 - 1 fits a u32 length with room). */
-  maxMrSize: 1 << 30,
-  maxMsgSize: 1 << 30,
-  maxQpRdAtom: 16,
-  maxQpInitRdAtom: 16,
-  maxInlineData: 1024,
-  maxPd: 1024,
-  maxCq: 1024,
-  /** Pending async and channel events kept per context before the oldest is dropped and counted. */
-  maxPendingEvents: 4096,
-} as const;

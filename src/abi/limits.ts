@@ -1,0 +1,97 @@
+/**
+ * Every bound of the stack in one place, each with the reason for its value (TigerBeetle style:
+ * nothing grows without a limit, and the limits are visible together). The assertions at the end
+ * relate limits to each other: a change that breaks one of those relations fails at import time.
+ */
+
+/** What the reference device reports through queryDevice() and enforces on every verb. */
+export const DEVICE_LIMITS = {
+  /** QPs per device context: a QP holds a socket, so this bounds file descriptors per context. */
+  maxQp: 1024,
+  /** WRs per work queue: the NIC keeps every outstanding WQE in memory until it completes. */
+  maxQpWr: 4096,
+  /** SGEs per WR: each SGE becomes one iovec of a writev, and IOV_MAX bounds a batch. */
+  maxSge: 16,
+  /** Entries per CQ: a ring allocated up front, never grown. */
+  maxCqe: 65536,
+  /** Registrations per device: the translation table is searched by key in O(1) but kept whole. */
+  maxMr: 4096,
+  /** Largest single registration (1 GiB): lengths stay well inside a u32 and JS safe integers. */
+  maxMrSize: 1 << 30,
+  /** Largest message; equal to maxMrSize so that one message can fill one region. */
+  maxMsgSize: 1 << 30,
+  /** READ/atomic requests a responder accepts in flight (IRD), as announced in the HELLO. */
+  maxQpRdAtom: 16,
+  /** READ/atomic requests a requester keeps in flight (ORD). */
+  maxQpInitRdAtom: 16,
+  /** Inline bytes per WR: copied at post time, so kept small (libibverbs providers use 64..1024). */
+  maxInlineData: 1024,
+  maxPd: 1024,
+  maxCq: 1024,
+  /** Pending async and channel events kept per context before the oldest is dropped and counted. */
+  maxPendingEvents: 4096,
+} as const;
+
+/** The wire's fixed sizes (docs/wire.md). */
+export const WIRE_LIMITS = {
+  /** Every frame header has this size: one read for a header, one buffer per QP. */
+  frameHeaderBytes: 48,
+  /** The handshake frame sent once at RTR. */
+  helloBytes: 32,
+  /** Longest TERMINATE reason: enough for a sentence, small enough to copy. */
+  maxTerminateText: 256,
+} as const;
+
+/** Bounds inside the NIC and the transports. */
+export const NIC_LIMITS = {
+  /**
+   * Most chunks in one writev batch: Linux IOV_MAX. A larger batch cannot go out in one writev(2)
+   * (libuv would split it), so the NIC splits bigger doorbell batches itself; both transports
+   * throw a RangeError past it.
+   */
+  maxBatchChunks: 1024,
+  /**
+   * writev batches handed to a transport and not yet written. A peer that stops reading fills
+   * the kernel's socket buffer and then this bound: its QP fails, it cannot grow our memory.
+   */
+  maxUnwrittenBatches: 1024,
+  /**
+   * Scratch area that discarded payload bytes are read into (RNR'd SENDs, bytes after a failure).
+   * They are never looked at, so one area serves every QP; its size sets how many syscalls a
+   * large discarded payload costs (64 KiB: the socket's typical read size).
+   */
+  discardAreaBytes: 64 * 1024,
+  /**
+   * Bytes a STREAM QP keeps when data arrives before a receive is posted (a socket buffer's job).
+   * Reading pauses at half of it, so TCP pushes back on the peer long before it fills.
+   */
+  streamHoldingBytes: 64 * 1024,
+  /**
+   * How long a failed QP keeps its socket to get its NAK and TERMINATE to the peer and read
+   * until the peer's FIN (half-close). A peer that neither reads nor closes cannot hold the
+   * socket past it.
+   */
+  closeLingerMs: 1000,
+} as const;
+
+/** Virtual addresses of registrations: high, page-aligned, with random gaps (nic/memory.ts). */
+export const ADDRESS_LIMITS = {
+  base: 0x7f00_0000_0000,
+  align: 4096,
+  /** Wraps before the sum of an address and the largest region could leave the safe integers. */
+  limit: Number.MAX_SAFE_INTEGER - DEVICE_LIMITS.maxMrSize * 2,
+} as const;
+
+function assertLimit(holds: boolean, relation: string): void {
+  if (!holds) throw new Error(`limits invariant: ${relation}`);
+}
+
+assertLimit(DEVICE_LIMITS.maxMsgSize <= DEVICE_LIMITS.maxMrSize, 'a message never exceeds the largest registration');
+assertLimit(DEVICE_LIMITS.maxMsgSize <= 0xffff_ffff, 'a message length fits the u32 payload length of a frame');
+assertLimit(DEVICE_LIMITS.maxSge + 1 <= NIC_LIMITS.maxBatchChunks, 'one WR (header + every SGE) fits one writev batch');
+assertLimit(DEVICE_LIMITS.maxInlineData <= DEVICE_LIMITS.maxMsgSize, 'inline data is a message');
+assertLimit(DEVICE_LIMITS.maxQpRdAtom <= 0xff && DEVICE_LIMITS.maxQpInitRdAtom <= 0xff, 'READ/atomic credits fit the one byte the HELLO gives them');
+assertLimit(NIC_LIMITS.streamHoldingBytes % 2 === 0, 'STREAM reading pauses at exactly half the holding area');
+assertLimit(NIC_LIMITS.discardAreaBytes >= WIRE_LIMITS.frameHeaderBytes, 'a discard read can take at least a header');
+assertLimit(ADDRESS_LIMITS.limit > ADDRESS_LIMITS.base, 'the address space is not empty');
+assertLimit(WIRE_LIMITS.maxTerminateText < WIRE_LIMITS.frameHeaderBytes * 16, 'a TERMINATE stays a small control frame');
