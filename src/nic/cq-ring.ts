@@ -20,7 +20,7 @@ export class CqRing {
   private arming: CqArming = 'disarmed';
   private overrun = false;
 
-  constructor(readonly capacity: number, private readonly listener: CqRingListener) {
+  constructor(readonly id: number, readonly capacity: number, private readonly listener: CqRingListener) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`CQ capacity must be a positive integer, got ${capacity}`);
     this.slots = new Array<WorkCompletion | undefined>(capacity);
   }

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { Access } from '../abi/constants.js';
+import { ADDRESS_LIMITS } from '../abi/limits.js';
 import type { VerbsObserver } from '../abi/observer.js';
 
 /** One registration as the NIC's translation table sees it. */
@@ -19,9 +20,7 @@ export type RemoteCheck = { ok: true; view: Uint8Array } | { ok: false; status: 
 
 const KEY_SPACE = 0x1_0000_0000;
 /** Virtual addresses start high and leave a random gap between regions, so a stale or guessed address rarely lands in another region. */
-const ADDRESS_BASE = 0x7f00_0000_0000;
-const ADDRESS_ALIGN = 4096;
-const ADDRESS_LIMIT = Number.MAX_SAFE_INTEGER - (1 << 30) * 2;
+const { base: ADDRESS_BASE, align: ADDRESS_ALIGN, limit: ADDRESS_LIMIT } = ADDRESS_LIMITS;
 
 /**
  * The NIC's memory translation and protection table. Keys are random 32-bit values, never reused

@@ -1,16 +1,18 @@
 import { Access } from '../abi/constants.js';
-import { psnAdd, psnDistance, type FrameHeader, type NakCodeName } from '../wire/frame.js';
+import { FrameFlag, psnAdd, psnDistance, type FrameHeader, type NakCodeName } from '../wire/frame.js';
 import type { RemoteOp } from './memory.js';
-import type { QpEngine } from './qp-engine.js';
+import type { NicQp } from './qp.js';
+import type { RcPath } from './rc-path.js';
 import type { Placement } from './rx-parser.js';
+import { resolveSgl, sglCapacity } from './sgl.js';
 
 type RequestHeader = Exclude<FrameHeader, { opcode: 'ACK' | 'NAK' | 'RDMA_READ_RESPONSE' | 'ATOMIC_RESPONSE' | 'TERMINATE' }>;
 
 const RECEIVING_STATES = new Set(['RTR', 'RTS', 'SQD', 'SQE']);
 
 /**
- * The responder half of an RC QP (siw's qp_rx): checks each request against the PSN sequence,
- * the posted receives and the MR table before a payload byte is read, then points the read at the
+ * rxe's responder: checks each request against the PSN sequence, the negotiated limits, the
+ * posted receives and the MR table before a payload byte is read, then points the read at the
  * final place. Errors are NAKed with the IB class the kernel uses and fail this QP too.
  */
 export class Responder {
@@ -18,7 +20,7 @@ export class Responder {
   /** After a NAK the requester rewinds: requests until the NAKed PSN comes again are dropped. */
   private dropping = false;
 
-  constructor(private readonly qp: QpEngine) {}
+  constructor(private readonly qp: NicQp, private readonly path: RcPath) {}
 
   reset(rqPsn: number): void {
     this.expectedPsn = rqPsn;
@@ -28,14 +30,14 @@ export class Responder {
   onRequest(header: FrameHeader): Placement {
     const request = header as RequestHeader;
     const { qp } = this;
-    if (qp.peer === null) return this.fatal('invalid-request', `${request.opcode} before the peer's hello`);
+    if (this.path.peer === null) return this.fatal('invalid-request', `${request.opcode} before the peer's hello`);
     if (!RECEIVING_STATES.has(qp.state)) return this.fatal('invalid-request', `${request.opcode} while the QP is ${qp.state}`);
     const distance = psnDistance(this.expectedPsn, request.psn);
     if (distance !== 0) {
       if (this.dropping && distance > 0) return { kind: 'discard' };
       if (distance < 0) {
         // A duplicate: acknowledge again what was already done (IB's duplicate handling).
-        qp.tx?.ack(psnAdd(this.expectedPsn, 0xffffff));
+        this.path.tx?.ack(psnAdd(this.expectedPsn, 0xffffff));
         return { kind: 'discard' };
       }
       this.nak('PSN_SEQUENCE_ERROR', this.expectedPsn);
@@ -43,6 +45,11 @@ export class Responder {
       return { kind: 'discard' };
     }
     this.dropping = false;
+    const tooLong = this.exceedsMaxMessage(request);
+    if (tooLong !== null) {
+      this.nak('INVALID_REQUEST', request.psn);
+      return this.fatal('invalid-request', tooLong, false);
+    }
     switch (request.opcode) {
       case 'SEND':
       case 'SEND_WITH_IMM':
@@ -62,46 +69,37 @@ export class Responder {
     const { qp } = this;
     const wqe = qp.rq[0];
     if (wqe === undefined) return this.receiverNotReady(request.psn);
-    const capacity = wqe.sgList.reduce((sum, sge) => sum + sge.length, 0);
+    const capacity = sglCapacity(wqe.sgList);
     const immData = request.opcode === 'SEND_WITH_IMM' ? request.immData : undefined;
-    const solicited = (request.flags & 1) !== 0;
+    const solicited = (request.flags & FrameFlag.SOLICITED) !== 0;
     if (request.payloadLength > capacity) {
-      qp.completeRecv('LOC_LEN_ERR', 0, 'RECV', undefined, solicited);
+      qp.completer.completeRecv('LOC_LEN_ERR', 0, 'RECV', undefined, solicited);
       this.nak('INVALID_REQUEST', request.psn);
       return this.fatal('invalid-request', `a ${request.payloadLength}-byte SEND does not fit the posted receive of ${capacity} bytes`, false);
     }
-    const segments = this.receiveSegments(request.payloadLength);
-    if (typeof segments === 'string') {
-      qp.completeRecv('LOC_PROT_ERR', 0, 'RECV', undefined, solicited);
+    // The head receive's SGEs are checked now (at use, as hardware does) and cut to the payload.
+    const resolved = resolveSgl(qp.services.memory, qp.init.pdHandle, wqe.sgList, 'write', request.payloadLength);
+    if (!resolved.ok) {
+      qp.completer.completeRecv('LOC_PROT_ERR', 0, 'RECV', undefined, solicited);
       this.nak('REMOTE_OPERATIONAL_ERROR', request.psn);
-      return this.fatal('fatal', segments, false);
+      return this.fatal('fatal', `receive WR ${wqe.wrId}: ${resolved.reason}`, false);
     }
-    qp.nic.observer?.started?.(qp.qpNum, 'recv', wqe.wrId);
+    qp.services.observer?.started?.(qp.qpNum, 'recv', wqe.wrId);
     return {
       kind: 'place',
-      segments,
+      segments: resolved.views,
       done: () => {
-        qp.completeRecv('SUCCESS', request.payloadLength, 'RECV', immData, solicited);
+        qp.completer.completeRecv('SUCCESS', request.payloadLength, 'RECV', immData, solicited);
         this.accepted(request.psn);
       },
     };
   }
 
-  /** The head receive WQE's SGEs, checked now (at use, as hardware does) and cut to `length`. */
-  private receiveSegments(length: number): Uint8Array[] | string {
-    const { qp } = this;
-    const wqe = qp.rq[0]!;
-    const segments: Uint8Array[] = [];
-    let left = length;
-    for (const sge of wqe.sgList) {
-      if (left === 0) break;
-      const take = Math.min(left, sge.length);
-      const check = qp.nic.memory.checkLocal(qp.init.pdHandle, sge.lkey, sge.addr, take, true);
-      if (!check.ok) return `receive WR ${wqe.wrId}: ${check.reason}`;
-      segments.push(check.view);
-      left -= take;
-    }
-    return segments;
+  /** A message larger than this end's maxMessage (announced in its HELLO) is an invalid request. */
+  private exceedsMaxMessage(request: RequestHeader): string | null {
+    const limit = this.qp.services.maxMessage;
+    const length = request.opcode === 'RDMA_READ_REQUEST' ? request.length : request.payloadLength;
+    return length > limit ? `${request.opcode}: payload of ${length} bytes exceeds the limit of ${limit} bytes (maxMessage)` : null;
   }
 
   private onWrite(request: Extract<RequestHeader, { opcode: 'RDMA_WRITE' | 'RDMA_WRITE_WITH_IMM' }>): Placement {
@@ -111,29 +109,31 @@ export class Responder {
     if (withImm && qp.rq.length === 0) return this.receiverNotReady(request.psn);
     const target = this.remote(request.remoteAddr, request.rkey, request.payloadLength, 'write', request.psn);
     if (target === null) return { kind: 'discard' };
-    const solicited = (request.flags & 1) !== 0;
-    if (withImm) qp.nic.observer?.started?.(qp.qpNum, 'recv', qp.rq[0]!.wrId);
+    const solicited = (request.flags & FrameFlag.SOLICITED) !== 0;
+    if (withImm) qp.services.observer?.started?.(qp.qpNum, 'recv', qp.rq[0]!.wrId);
     return {
       kind: 'place',
       segments: [target],
       done: () => {
-        if (withImm) qp.completeRecv('SUCCESS', request.payloadLength, 'RECV_RDMA_WITH_IMM', request.immData ?? 0, solicited);
+        if (withImm) qp.completer.completeRecv('SUCCESS', request.payloadLength, 'RECV_RDMA_WITH_IMM', request.immData ?? 0, solicited);
         this.accepted(request.psn);
       },
     };
   }
 
   private onRead(request: Extract<RequestHeader, { opcode: 'RDMA_READ_REQUEST' }>): Placement {
+    if (this.noReadCredits(request.psn)) return { kind: 'discard' };
     const source = this.remote(request.remoteAddr, request.rkey, request.length, 'read', request.psn);
     if (source === null) return { kind: 'discard' };
     this.expectedPsn = psnAdd(this.expectedPsn, 1);
     // Zero copy: the response's payload is a view of the MR, read by the kernel at send time.
-    this.qp.tx?.frame({ opcode: 'RDMA_READ_RESPONSE', flags: 0, psn: request.psn, payloadLength: request.length }, [source]);
-    this.qp.tx?.flushSoon();
+    this.path.tx?.frame({ opcode: 'RDMA_READ_RESPONSE', flags: 0, psn: request.psn, payloadLength: request.length }, [source]);
+    this.path.tx?.flushSoon();
     return { kind: 'discard' };
   }
 
   private onAtomic(request: Extract<RequestHeader, { opcode: 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD' }>): Placement {
+    if (this.noReadCredits(request.psn)) return { kind: 'discard' };
     const target = this.remote(request.remoteAddr, request.rkey, 8, 'atomic', request.psn);
     if (target === null) return { kind: 'discard' };
     // The event loop makes this read-modify-write atomic with respect to every other QP.
@@ -145,9 +145,21 @@ export class Responder {
       word.setBigUint64(0, BigInt.asUintN(64, original + request.compareAdd), true);
     }
     this.expectedPsn = psnAdd(this.expectedPsn, 1);
-    this.qp.tx?.frame({ opcode: 'ATOMIC_RESPONSE', flags: 0, psn: request.psn, payloadLength: 0, original });
-    this.qp.tx?.flushSoon();
+    this.path.tx?.frame({ opcode: 'ATOMIC_RESPONSE', flags: 0, psn: request.psn, payloadLength: 0, original });
+    this.path.tx?.flushSoon();
     return { kind: 'discard' };
+  }
+
+  /**
+   * max_dest_rd_atomic 0 (announced in the HELLO) means this responder takes no READ or atomic at
+   * all, as rxe's check_resource does. Requests within the credits are answered as they arrive,
+   * so a responder never holds more than one.
+   */
+  private noReadCredits(psn: number): boolean {
+    if (this.qp.attrs.maxDestRdAtomic > 0) return false;
+    this.nak('INVALID_REQUEST', psn);
+    this.fatal('invalid-request', 'READ or atomic request, but this QP has max_dest_rd_atomic 0', false);
+    return true;
   }
 
   /** Checks QP access flags and the MR table; on refusal NAKs and fails the QP. */
@@ -159,7 +171,7 @@ export class Responder {
       this.fatal('access', `remote ${op} refused: the QP's access flags do not allow it`, false);
       return null;
     }
-    const check = qp.nic.memory.checkRemote(qp.init.pdHandle, rkey, addr, length, op);
+    const check = qp.services.memory.checkRemote(qp.init.pdHandle, rkey, addr, length, op);
     if (!check.ok) {
       const invalid = check.status === 'REM_INV_REQ_ERR';
       this.nak(invalid ? 'INVALID_REQUEST' : 'REMOTE_ACCESS_ERROR', psn);
@@ -177,13 +189,13 @@ export class Responder {
 
   private accepted(psn: number): void {
     this.expectedPsn = psnAdd(psn, 1);
-    this.qp.tx?.ack(psn);
+    this.path.tx?.ack(psn);
   }
 
   private nak(code: NakCodeName, psn: number): void {
     const rnrTimer = code === 'RNR' ? this.qp.attrs.minRnrTimer : 0;
-    this.qp.tx?.frame({ opcode: 'NAK', flags: 0, psn, payloadLength: 0, code, rnrTimer });
-    this.qp.tx?.flush();
+    this.path.tx?.frame({ opcode: 'NAK', flags: 0, psn, payloadLength: 0, code, rnrTimer });
+    this.path.tx?.flush();
   }
 
   private fatal(fault: 'access' | 'invalid-request' | 'fatal', reason: string, nakFirst = true): Placement {

@@ -1,5 +1,6 @@
 import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHeader, decodeHello, type FrameHeader, type Hello } from '../wire/frame.js';
 import type { TransportCloseReason, TransportSink } from '../transport/types.js';
+import { NIC_LIMITS } from '../abi/limits.js';
 
 /** Where a frame's payload goes: straight into final memory, or thrown away. */
 export type Placement =
@@ -24,7 +25,7 @@ export interface RxCounters {
 }
 
 /** Scratch for discarded bytes; they are never read, so one area serves every QP. */
-const DISCARD_AREA = new Uint8Array(64 * 1024);
+const DISCARD_AREA = new Uint8Array(NIC_LIMITS.discardAreaBytes);
 
 type Mode = 'hello' | 'header' | 'payload' | 'dead';
 
@@ -149,8 +150,10 @@ export class RxParser implements TransportSink {
       this.discardLeft = length;
       this.finish = placement.done ?? null;
     } else {
-      this.textBuffer = new Uint8Array(length);
-      this.finish = () => placement.done(new TextDecoder().decode(this.textBuffer!));
+      // endPayload clears textBuffer before it calls finish: the text is decoded from this one.
+      const text = new Uint8Array(length);
+      this.textBuffer = text;
+      this.finish = () => placement.done(new TextDecoder().decode(text));
     }
     if (length === 0) return this.endPayload();
     this.mode = 'payload';

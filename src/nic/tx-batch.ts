@@ -1,11 +1,8 @@
 import { FRAME_HEADER_BYTES, encodeHeader, type FrameHeader } from '../wire/frame.js';
-import type { Transport } from '../transport/types.js';
+import type { Scheduler, Transport } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
 
-const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
-
-/** Frames waiting for one writev. Explicit bound: a peer that stops reading fails its QP, it cannot grow us. */
-export const MAX_UNWRITTEN_BATCHES = 1024;
+const { maxBatchChunks: MAX_BATCH_CHUNKS, maxUnwrittenBatches: MAX_UNWRITTEN_BATCHES } = NIC_LIMITS;
 
 export interface TxCounters {
   framesSent: number;
@@ -26,6 +23,7 @@ export class TxBatch {
   constructor(
     private readonly transport: Transport,
     private readonly counters: TxCounters,
+    private readonly scheduler: Scheduler,
     private readonly onOverflow: () => void,
   ) {}
 
@@ -63,7 +61,7 @@ export class TxBatch {
   flushSoon(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
+    this.scheduler.soon(() => {
       this.flushScheduled = false;
       this.flush();
     });

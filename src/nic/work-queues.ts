@@ -1,5 +1,5 @@
-import type { Sge, WcOpcode, WcStatus, WrOpcode } from '../abi/types.js';
 import type { QpErrorCause } from '../abi/observer.js';
+import type { Sge, WcOpcode, WcStatus, WrOpcode } from '../abi/types.js';
 
 /** A send work queue element as the NIC keeps it from post to completion. */
 export interface SendWqe {
@@ -16,7 +16,9 @@ export interface SendWqe {
   readonly immData: number | undefined;
   readonly remote: { readonly addr: number; readonly rkey: number } | null;
   readonly atomic: { readonly compareAdd: bigint; readonly swap: bigint } | null;
+  /** Changed by the SendQueue only. */
   phase: 'queued' | 'inFlight' | 'done';
+  /** PSN of the frame that carries it; -1 until first sent. */
   psn: number;
   status: WcStatus | null;
   /** Why the QP fails when this WQE completes in error. */
@@ -30,8 +32,6 @@ export interface SendWqe {
 export interface RecvWqe {
   readonly wrId: bigint;
   readonly sgList: readonly Sge[];
-  /** Set when the WQE is flushed before it could be used. */
-  flushed: boolean;
 }
 
 export const SEND_WC_OPCODE: Readonly<Record<WrOpcode, WcOpcode>> = {
@@ -46,9 +46,6 @@ export const SEND_WC_OPCODE: Readonly<Record<WrOpcode, WcOpcode>> = {
 
 export const isReadOrAtomic = (opcode: WrOpcode) =>
   opcode === 'RDMA_READ' || opcode === 'ATOMIC_CMP_AND_SWP' || opcode === 'ATOMIC_FETCH_AND_ADD';
-
-/** Opcodes the responder acknowledges with ACK (the others are answered with a response). */
-export const isAckedByAck = (opcode: WrOpcode) => !isReadOrAtomic(opcode);
 
 /** IB min_rnr_timer encoding (IB spec table 45), in milliseconds. */
 export const RNR_TIMER_MS: readonly number[] = [

@@ -1,7 +1,8 @@
 /**
  * The invariants of spec/RcVerbs.tla, transliterated (same names, same meaning). The trace
- * checker evaluates them on every state a trace passes through; test/spec/model-tie.test.ts
- * compares their verdicts with tla-checker's explore_invariants on sampled states.
+ * checker evaluates them on every state a trace passes through, and the exhaustive exploration
+ * (explore.ts) on every state it reaches; the state graph they run on is tied to the spec's by
+ * `compareGraphs` in check-spec.ts.
  */
 import { EPS, STEP_PROPERTIES, peer, type RcVerbsModel, type SpecState } from './model.js';
 

@@ -50,6 +50,14 @@ class RealClock implements Clock {
   pendingTimers(): number {
     return this.timers.size;
   }
+
+  defer(task: () => void): void {
+    queueMicrotask(task);
+  }
+
+  soon(task: () => void): void {
+    setImmediate(task);
+  }
 }
 
 export const realClock: Clock & { pendingTimers(): number } = new RealClock();
@@ -76,6 +84,10 @@ export class VirtualClock implements Clock {
   private nextId = 1;
   /** Binary min-heap; cleared timers stay in it (lazy deletion) and are skipped when popped. */
   private readonly heap: VirtualTimer[] = [];
+  /** Work deferred to the end of the current step (a microtask's place in simulation). */
+  private deferred: (() => void)[] = [];
+  /** Work for after the current I/O phase (setImmediate's place): runs once `deferred` is empty. */
+  private later: (() => void)[] = [];
   private readonly live = new Set<number>();
   private running = false;
 
@@ -108,10 +120,57 @@ export class VirtualClock implements Clock {
     return this.live.size;
   }
 
-  /** When the next live timer is due, or undefined when idle. */
+  /** Deferred tasks not yet run. */
+  pendingTasks(): number {
+    return this.deferred.length + this.later.length;
+  }
+
+  defer(task: () => void): void {
+    this.deferred.push(task);
+  }
+
+  soon(task: () => void): void {
+    this.later.push(task);
+  }
+
+  /**
+   * One tick at the current time: every deferred task (and those they defer), then the `soon`
+   * tasks queued before the tick, each followed by what it deferred. Returns how many ran.
+   */
+  tick(): number {
+    return this.exclusive(() => this.runTasks());
+  }
+
+  /** When the next task or live timer is due (now, while tasks wait), or undefined when idle. */
   nextDue(): number | undefined {
+    if (this.pendingTasks() > 0) return this.current;
     this.dropCleared();
     return this.heap[0]?.due;
+  }
+
+  private runTasks(): number {
+    let ran = 0;
+    const drainDeferred = () => {
+      while (this.deferred.length > 0) {
+        const batch = this.deferred;
+        this.deferred = [];
+        for (const task of batch) {
+          task();
+          ran++;
+        }
+      }
+    };
+    drainDeferred();
+    while (this.later.length > 0) {
+      const batch = this.later;
+      this.later = [];
+      for (const task of batch) {
+        task();
+        ran++;
+        drainDeferred();
+      }
+    }
+    return ran;
   }
 
   /**
@@ -123,6 +182,7 @@ export class VirtualClock implements Clock {
     const until = this.current + ms;
     this.exclusive(() => {
       for (;;) {
+        this.runTasks();
         const due = this.nextDue();
         if (due === undefined || due > until) break;
         this.runOne();
@@ -133,7 +193,13 @@ export class VirtualClock implements Clock {
 
   /** Runs the earliest live timer (jumping time to it). Returns false when there is none. */
   runNext(): boolean {
-    return this.exclusive(() => (this.nextDue() === undefined ? false : (this.runOne(), true)));
+    return this.exclusive(() => {
+      if (this.runTasks() > 0) return true;
+      if (this.nextDue() === undefined) return false;
+      this.runOne();
+      this.runTasks();
+      return true;
+    });
   }
 
   /**
@@ -145,11 +211,13 @@ export class VirtualClock implements Clock {
     if (!Number.isSafeInteger(maxSteps) || maxSteps < 0) throw new RangeError(`maxSteps must be a non-negative integer, got ${maxSteps}`);
     return this.exclusive(() => {
       let steps = 0;
+      this.runTasks();
       while (this.nextDue() !== undefined) {
         if (steps === maxSteps) {
           throw new Error(`VirtualClock.runUntilIdle: still ${this.pendingTimers()} timer(s) pending after ${maxSteps} steps at t=${this.current}ms (livelock?)`);
         }
         this.runOne();
+        this.runTasks();
         steps++;
       }
       return steps;

@@ -75,6 +75,7 @@ class SimulatedEndpoint implements Transport, LinkEnd {
   private target: Uint8Array | null = null;
   private reason: TransportCloseReason | null = null;
   private closeScheduled = false;
+  private halfClosed = false;
 
   constructor(
     private readonly settings: LinkSettings,
@@ -119,6 +120,13 @@ class SimulatedEndpoint implements Transport, LinkEnd {
 
   close(): void {
     this.shutDown(LOCAL);
+  }
+
+  /** The link has no RST: closing once every batch is flushed is a FIN after all of them. */
+  shutdown(): void {
+    if (this.reason !== null || this.halfClosed) return;
+    this.halfClosed = true;
+    this.writev([], () => this.close());
   }
 
   /** Link side: may bytes be delivered now? */

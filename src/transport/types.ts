@@ -43,14 +43,33 @@ export interface Transport {
   /** Stops reading (TCP flow control pushes back on the peer); optional: the simulator has none. */
   pauseReading?(): void;
   resumeReading?(): void;
+  /**
+   * Half-close: a FIN follows every batch already written, and reading goes on (the sink keeps
+   * lending targets) until the peer's FIN, when the stream closes and `onClose` follows. Used by
+   * a failed QP so that its last frames reach the peer and no RST destroys them; the caller
+   * bounds the wait with `close()`.
+   */
+  shutdown(): void;
   /** Tears the stream down; `onClose({ kind: 'local' })` follows unless already closed. */
   close(): void;
   readonly counters: Readonly<TransportCounters>;
   readonly closed: boolean;
 }
 
-/** Timers the NIC uses (RNR waits, ACK timeouts): real time, or a virtual clock in simulation. */
-export interface Clock {
+/**
+ * When deferred work of the NIC runs. Doorbells, SQD drains and failures found inside a call run
+ * after the current synchronous stretch (`defer`); ACKs and responses produced while handling
+ * received frames leave after the current I/O phase (`soon`), so frames read together share one
+ * write. On real time these are a microtask and setImmediate; in simulation they are ticks of the
+ * virtual clock, so a whole run is a pure function of its seeds.
+ */
+export interface Scheduler {
+  defer(task: () => void): void;
+  soon(task: () => void): void;
+}
+
+/** Timers the NIC uses (RNR waits, ACK timeouts), and the scheduler beside them. */
+export interface Clock extends Scheduler {
   now(): number;
   setTimer(delayMs: number, callback: () => void): TimerHandle;
   clearTimer(handle: TimerHandle): void;

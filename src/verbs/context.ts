@@ -1,18 +1,17 @@
 import type { Socket } from 'node:net';
-import { Nic } from '../nic/nic.js';
-import type { CqRing } from '../nic/cq-ring.js';
-import type { Clock, Transport } from '../transport/types.js';
-import { DEVICE_LIMITS } from '../abi/limits.js';
-import { CompletionChannel, CompletionQueue } from './cq.js';
 import { VerbsError } from '../abi/errors.js';
-import { EventQueue } from './events.js';
+import { DEVICE_LIMITS } from '../abi/limits.js';
 import type { VerbsObserver } from '../abi/observer.js';
-import { ProtectionDomain } from './pd.js';
 import type { AsyncEvent, Counters, DeviceAttr, PortAttr } from '../abi/types.js';
+import { isProviderError, type CqHandle, type Driver, type ProviderOps } from '../provider/ops.js';
+import type { Clock, Transport } from '../transport/types.js';
+import { CompletionChannel, CompletionQueue } from './cq.js';
+import { EventQueue } from './events.js';
+import { ProtectionDomain } from './pd.js';
 import { describe, requireInt } from './validate.js';
 
 export interface ContextOptions {
-  /** Timers for ACK timeouts and RNR waits; a virtual clock in simulation. */
+  /** Timers for ACK timeouts and RNR waits, and the scheduler beside them; a virtual clock in simulation. */
   clock: Clock;
   /** Sees every observable step (the monitor, trace writers). */
   observer: VerbsObserver | null;
@@ -20,60 +19,51 @@ export interface ContextOptions {
   takeSocket: (socket: Socket) => Transport;
 }
 
-/** ibv_context: one open device with its resources, events and counters. */
+/** ibv_context: one open device with its resources, events and counters, over a provider table. */
 export class Context {
-  readonly nic: Nic;
+  private readonly provider: ProviderOps;
   private readonly asyncEvents = new EventQueue<AsyncEvent>(DEVICE_LIMITS.maxPendingEvents);
   private readonly pds = new Set<ProtectionDomain>();
-  private readonly cqs = new Set<CompletionQueue>();
-  private readonly cqByRing = new Map<CqRing, CompletionQueue>();
-  private nextHandle = 1;
+  private readonly cqs = new Map<CqHandle, CompletionQueue>();
   private closed = false;
 
-  constructor(readonly deviceName: string, private readonly options: ContextOptions) {
-    this.nic = new Nic({
+  constructor(readonly deviceName: string, driver: Driver, private readonly options: ContextOptions) {
+    this.provider = driver.open({
       clock: options.clock,
       observer: options.observer,
-      maxMessage: DEVICE_LIMITS.maxMsgSize,
-      maxRegistrations: DEVICE_LIMITS.maxMr,
-      raiseAsync: (type, qpNum, reason, ring) => {
+      onAsyncEvent: ({ type, qpNum, cq: cqHandle, reason }) => {
         options.observer?.asyncEvent?.(type, qpNum);
-        const cq = ring === undefined ? undefined : this.cqByRing.get(ring);
+        const cq = cqHandle === undefined ? undefined : this.cqs.get(cqHandle);
         this.asyncEvents.push({ type, ...(qpNum === undefined ? {} : { qp: { qpNum } }), ...(cq === undefined ? {} : { cq }), reason });
       },
     });
   }
 
-  private live(): void {
+  private live(): ProviderOps {
     if (this.closed) throw new VerbsError('ENODEV', `device context ${this.deviceName} was closed`);
+    return this.provider;
   }
 
   queryDevice(): DeviceAttr {
-    this.live();
-    return {
-      fwVer: '0.1.0', nodeGuid: 0x7463_7076_6572_6273n, vendorId: 0, vendorPartId: 0, hwVer: 1,
-      maxQp: DEVICE_LIMITS.maxQp, maxQpWr: DEVICE_LIMITS.maxQpWr, maxSge: DEVICE_LIMITS.maxSge, maxCq: DEVICE_LIMITS.maxCq,
-      maxCqe: DEVICE_LIMITS.maxCqe, maxMr: DEVICE_LIMITS.maxMr, maxMrSize: DEVICE_LIMITS.maxMrSize, maxPd: DEVICE_LIMITS.maxPd,
-      maxQpRdAtom: DEVICE_LIMITS.maxQpRdAtom, maxQpInitRdAtom: DEVICE_LIMITS.maxQpInitRdAtom,
-      // Atomics run on the event loop: atomic with respect to every QP of the process (HCA).
-      atomicCap: 'HCA', maxInlineData: DEVICE_LIMITS.maxInlineData, maxMsgSize: DEVICE_LIMITS.maxMsgSize, physPortCnt: 1,
-    };
+    return this.live().queryDevice();
   }
 
   queryPort(portNum: number): PortAttr {
-    this.live();
+    const provider = this.live();
     requireInt('portNum', portNum, 1, 1);
-    return { state: 'ACTIVE', maxMtu: 4096, activeMtu: 4096, gidTblLen: 1, pkeyTblLen: 1, linkLayer: 'ETHERNET', maxMsgSz: DEVICE_LIMITS.maxMsgSize };
+    return provider.queryPort(portNum);
   }
 
   allocPd(): ProtectionDomain {
-    this.live();
-    if (this.pds.size >= DEVICE_LIMITS.maxPd) throw new VerbsError('ENOMEM', `the device holds at most ${DEVICE_LIMITS.maxPd} protection domains`);
-    const pd = new ProtectionDomain(this.nextHandle++, {
-      nic: this.nic,
+    const provider = this.live();
+    const handle = provider.allocPd();
+    if (isProviderError(handle)) throw new VerbsError(handle.errno, handle.message);
+    const pd = new ProtectionDomain(handle, {
+      provider,
       observer: this.options.observer,
       takeSocket: this.options.takeSocket,
-      ownsCq: (cq) => this.cqs.has(cq as CompletionQueue),
+      contextClosed: () => this.closed,
+      ownsCq: (cq) => cq instanceof CompletionQueue && this.cqs.get(cq.handle) === cq,
       onDealloc: (gone) => this.pds.delete(gone),
     });
     this.pds.add(pd);
@@ -87,23 +77,16 @@ export class Context {
 
   /** ibv_create_cq: `cq.cqe` is at least `cqe`. */
   createCq(cqe: number, options: { channel?: CompletionChannel | null } = {}): CompletionQueue {
-    this.live();
+    const provider = this.live();
     requireInt('cqe', cqe, 1, DEVICE_LIMITS.maxCqe);
     const channel = options?.channel ?? null;
     if (channel !== null && !(channel instanceof CompletionChannel)) throw new VerbsError('EINVAL', `options.channel must come from createCompChannel(), got ${describe(channel)}`);
     if (channel !== null && channel.isDestroyed) throw new VerbsError('EINVAL', 'options.channel was destroyed; create a new one with createCompChannel()');
-    if (this.cqs.size >= DEVICE_LIMITS.maxCq) throw new VerbsError('ENOMEM', `the device holds at most ${DEVICE_LIMITS.maxCq} CQs`);
-    const id = this.nextHandle++;
-    const cq = new CompletionQueue(id, cqe, channel, this.options.observer, (ring) => this.nic.cqOverrun(ring), (gone) => {
-      this.cqs.delete(gone);
-      this.cqByRing.delete(gone.ring);
-      this.nic.unregisterCq(gone.ring);
-      this.options.observer?.cqDestroyed?.(gone.id);
-    }, () => this.closed);
-    this.cqs.add(cq);
-    this.cqByRing.set(cq.ring, cq);
-    this.nic.registerCq(cq.ring, id);
-    this.options.observer?.cqCreated?.(id, cqe);
+    let cq: CompletionQueue | null = null;
+    const handle = provider.createCq(cqe, { onNotify: () => cq?.notified() });
+    if (isProviderError(handle)) throw new VerbsError(handle.errno, handle.message);
+    cq = new CompletionQueue(handle, cqe, channel, provider, (gone) => this.cqs.delete(gone.handle), () => this.closed);
+    this.cqs.set(handle, cq);
     return cq;
   }
 
@@ -118,14 +101,14 @@ export class Context {
   }
 
   queryCounters(): Counters {
-    return this.nic.queryCounters();
+    return this.provider.queryCounters();
   }
 
   /** Closes every connection of the context; pending getAsyncEvent() calls reject. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.nic.shutdown();
+    this.provider.close();
     this.asyncEvents.close(new VerbsError('ENODEV', `device context ${this.deviceName} was closed`));
   }
 }

@@ -1,8 +1,7 @@
-import { CqRing } from '../nic/cq-ring.js';
 import { VerbsError } from '../abi/errors.js';
-import { EventQueue } from './events.js';
-import type { VerbsObserver } from '../abi/observer.js';
 import type { WorkCompletion } from '../abi/types.js';
+import type { CqHandle, ProviderOps } from '../provider/ops.js';
+import { EventQueue } from './events.js';
 import { requireInt } from './validate.js';
 
 /** ibv_comp_channel: completion events of the CQs armed with reqNotify. */
@@ -33,73 +32,76 @@ export class CompletionChannel {
   }
 }
 
-/** ibv_cq: poll completions; arm the channel with reqNotify. */
+/** ibv_cq: poll completions; arm the channel with reqNotify. The ring itself lives in the provider. */
 export class CompletionQueue {
-  readonly ring: CqRing;
   /** QPs that complete into this CQ (as send or receive CQ). */
   users = 0;
   private destroyed = false;
   private unackedEvents = 0;
 
   constructor(
-    readonly id: number,
+    readonly handle: CqHandle,
     readonly cqe: number,
     readonly channel: CompletionChannel | null,
-    private readonly observer: VerbsObserver | null,
-    onOverrun: (ring: CqRing) => void,
+    private readonly provider: ProviderOps,
     private readonly onDestroy: (cq: CompletionQueue) => void,
     private readonly contextClosed: () => boolean,
   ) {
-    this.ring = new CqRing(cqe, {
-      onNotify: () => {
-        this.unackedEvents++;
-        this.channel?.events.push({ cq: this });
-      },
-      onOverrun: () => onOverrun(this.ring),
-    });
     if (channel !== null) channel.users++;
   }
 
-  private live(): void {
+  /** The CQ's number in observer events. */
+  get id(): number {
+    return this.handle;
+  }
+
+  /** The provider's notification fired: one channel event, counted until acknowledged. */
+  notified(): void {
+    this.unackedEvents++;
+    this.channel?.events.push({ cq: this });
+  }
+
+  private live(): ProviderOps {
     if (this.contextClosed()) throw new VerbsError('ENODEV', 'the device context of this CQ was closed');
     if (this.destroyed) throw new VerbsError('EINVAL', 'the CQ was destroyed');
+    return this.provider;
   }
 
   /** ibv_poll_cq: up to `maxEntries` completions, oldest first. */
   poll(maxEntries: number): WorkCompletion[] {
-    this.live();
+    const provider = this.live();
     requireInt('maxEntries', maxEntries, 0, 1 << 20);
-    const wcs = this.ring.poll(maxEntries);
-    if (wcs.length > 0) this.observer?.cqPolled?.(this.id, wcs.length);
-    return wcs;
+    return provider.pollCq(this.handle, maxEntries);
   }
 
   /** ibv_req_notify_cq: one channel event for the next (solicited, or any) completion. */
   reqNotify(solicitedOnly = false): void {
-    this.live();
+    const provider = this.live();
     if (this.channel === null) throw new VerbsError('EINVAL', 'the CQ was created without a completion channel; pass { channel } to createCq');
-    this.ring.arm(solicitedOnly === true);
+    provider.reqNotifyCq(this.handle, solicitedOnly === true);
   }
 
   /** ibv_ack_cq_events. */
   ackEvents(count: number): void {
+    this.live();
     requireInt('count', count, 0, this.unackedEvents);
     this.unackedEvents -= count;
   }
 
   get depth(): number {
-    return this.ring.depth;
+    return this.live().queryCq(this.handle).depth;
   }
 
   get inError(): boolean {
-    return this.ring.inError;
+    return this.live().queryCq(this.handle).inError;
   }
 
   destroy(): void {
-    this.live();
+    const provider = this.live();
     if (this.users > 0) throw new VerbsError('EBUSY', `${this.users} QP(s) still use this CQ; destroy them first`);
     this.destroyed = true;
     if (this.channel !== null) this.channel.users--;
+    provider.destroyCq(this.handle);
     this.onDestroy(this);
   }
 

@@ -1,9 +1,8 @@
-import { takeSocket } from '../transport/socket-transport.js';
-import { realClock } from '../transport/clock.js';
-import { Context, type ContextOptions } from './context.js';
 import { VerbsError } from '../abi/errors.js';
-
-export const DEFAULT_DEVICE = 'tcpverbs0';
+import type { Driver } from '../provider/ops.js';
+import { realClock } from '../transport/clock.js';
+import { takeSocket } from '../transport/socket-transport.js';
+import { Context, type ContextOptions } from './context.js';
 
 export interface DeviceInfo {
   name: string;
@@ -11,20 +10,30 @@ export interface DeviceInfo {
   transport: 'TCP';
 }
 
-/** ibv_get_device_list: tcpverbs has one device, the host's TCP stack. */
+/** The drivers this process knows, by device name (libibverbs loads its providers the same way). */
+const drivers = new Map<string, Driver>();
+
+/** Makes a driver's device visible to listDevices() and openDevice(). The first registered is the default. */
+export function registerDriver(driver: Driver): void {
+  if (drivers.has(driver.name)) throw new VerbsError('EBUSY', `a driver for device ${JSON.stringify(driver.name)} is already registered`);
+  drivers.set(driver.name, driver);
+}
+
+/** ibv_get_device_list. */
 export function listDevices(): DeviceInfo[] {
-  return [{ name: DEFAULT_DEVICE, guid: 0x7463_7076_6572_6273n, transport: 'TCP' }];
+  return [...drivers.values()].map((d) => ({ name: d.name, guid: d.guid, transport: 'TCP' as const }));
 }
 
 /**
  * ibv_open_device. `options` (an addition to libibverbs) injects a clock and an observer; with
  * none, real time and no observer (src/monitor makes the model monitor one).
  */
-export function openDevice(name: string = DEFAULT_DEVICE, options: Partial<ContextOptions> = {}): Context {
-  if (!listDevices().some((d) => d.name === name)) {
-    throw new VerbsError('ENODEV', `no device named ${JSON.stringify(name)}; devices: ${listDevices().map((d) => d.name).join(', ')}`);
+export function openDevice(name?: string, options: Partial<ContextOptions> = {}): Context {
+  const driver = name === undefined ? drivers.values().next().value : drivers.get(name);
+  if (driver === undefined) {
+    throw new VerbsError('ENODEV', `no device named ${JSON.stringify(name)}; devices: ${listDevices().map((d) => d.name).join(', ') || 'none'}`);
   }
-  return new Context(name, {
+  return new Context(driver.name, driver, {
     clock: options.clock ?? realClock,
     observer: options.observer ?? null,
     takeSocket: options.takeSocket ?? takeSocket,

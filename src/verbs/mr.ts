@@ -1,22 +1,22 @@
-import type { Registration } from '../nic/memory.js';
 import { VerbsError } from '../abi/errors.js';
+import type { MrInfo } from '../provider/ops.js';
 
 /** ibv_mr: a registered buffer with its keys. The keys die with `dereg()`. */
 export class MemoryRegion {
-  private registration: Registration | null;
+  private info: MrInfo | null;
 
   constructor(
-    registration: Registration,
+    info: MrInfo,
     private readonly contextClosed: () => boolean,
-    private readonly onDereg: (mr: MemoryRegion, registration: Registration) => void,
+    private readonly onDereg: (mr: MemoryRegion, info: MrInfo) => void,
   ) {
-    this.registration = registration;
+    this.info = info;
   }
 
-  private live(): Registration {
+  private live(): MrInfo {
     if (this.contextClosed()) throw new VerbsError('ENODEV', 'the device context of this memory region was closed');
-    if (this.registration === null) throw new VerbsError('EINVAL', 'the memory region was deregistered');
-    return this.registration;
+    if (this.info === null) throw new VerbsError('EINVAL', 'the memory region was deregistered');
+    return this.info;
   }
 
   get lkey(): number { return this.live().lkey; }
@@ -26,11 +26,11 @@ export class MemoryRegion {
   get length(): number { return this.live().buffer.byteLength; }
   get buffer(): Uint8Array { return this.live().buffer; }
   get access(): number { return this.live().access; }
-  get deregistered(): boolean { return this.registration === null; }
+  get deregistered(): boolean { return this.info === null; }
 
   dereg(): void {
-    const registration = this.live();
-    this.registration = null;
-    this.onDereg(this, registration);
+    const info = this.live();
+    this.info = null;
+    this.onDereg(this, info);
   }
 }

@@ -1,14 +1,12 @@
-import type { Nic } from '../nic/nic.js';
-import { QpEngine } from '../nic/qp-engine.js';
-import { StreamQpEngine } from '../nic/stream-engine.js';
-import { KNOWN_ACCESS, Access } from '../abi/constants.js';
-import { DEVICE_LIMITS } from '../abi/limits.js';
+import { Access, KNOWN_ACCESS } from '../abi/constants.js';
 import { VerbsError, einval } from '../abi/errors.js';
+import { DEVICE_LIMITS } from '../abi/limits.js';
+import type { VerbsObserver } from '../abi/observer.js';
+import type { QpCap, QpType } from '../abi/types.js';
+import { isProviderError, type PdHandle, type ProviderOps } from '../provider/ops.js';
 import { CompletionQueue } from './cq.js';
 import { MemoryRegion } from './mr.js';
-import type { VerbsObserver } from '../abi/observer.js';
 import { QueuePair, type TransportFactory } from './qp.js';
-import type { QpCap, QpType } from '../abi/types.js';
 import { describe, requireFlags, requireInt, requireOneOf } from './validate.js';
 
 export interface QpInitAttr {
@@ -20,11 +18,23 @@ export interface QpInitAttr {
 }
 
 export interface PdDeps {
-  readonly nic: Nic;
+  readonly provider: ProviderOps;
   readonly observer: VerbsObserver | null;
   readonly takeSocket: TransportFactory;
+  readonly contextClosed: () => boolean;
   readonly ownsCq: (cq: unknown) => boolean;
   readonly onDealloc: (pd: ProtectionDomain) => void;
+}
+
+/**
+ * Why a buffer cannot be registered as it is: an MR covers a fixed range of memory for its whole
+ * life, and a view over a resizable (or growable shared) buffer can change length under it.
+ */
+function unfixedBuffer(buffer: Uint8Array): string | null {
+  const backing = buffer.buffer as ArrayBufferLike & { resizable?: boolean; growable?: boolean };
+  if (backing.resizable === true) return 'the buffer is a view of a resizable ArrayBuffer, whose length can change under the MR; register a view of a fixed-length ArrayBuffer';
+  if (backing.growable === true) return 'the buffer is a view of a growable SharedArrayBuffer, whose length can change under the MR; register a view of a fixed-length buffer';
+  return null;
 }
 
 /** ibv_pd: the protection domain that MRs and QPs share; keys work only within it. */
@@ -33,26 +43,29 @@ export class ProtectionDomain {
   private readonly qps = new Set<QueuePair>();
   private deallocated = false;
 
-  constructor(readonly handle: number, private readonly deps: PdDeps) {}
+  constructor(readonly handle: PdHandle, private readonly deps: PdDeps) {}
 
-  private live(): void {
-    if (this.deps.nic.closed) throw new VerbsError('ENODEV', 'the device context of this protection domain was closed');
+  private live(): ProviderOps {
+    if (this.deps.contextClosed()) throw new VerbsError('ENODEV', 'the device context of this protection domain was closed');
     if (this.deallocated) throw new VerbsError('EINVAL', 'the protection domain was deallocated');
+    return this.deps.provider;
   }
 
   /** ibv_reg_mr: REMOTE_WRITE or REMOTE_ATOMIC require LOCAL_WRITE. */
   regMr(buffer: Uint8Array, access: number): MemoryRegion {
-    this.live();
+    const provider = this.live();
     if (!(buffer instanceof Uint8Array)) throw einval(`buffer must be a Uint8Array, got ${describe(buffer)}`);
+    const unfixed = unfixedBuffer(buffer);
+    if (unfixed !== null) throw einval(unfixed);
     if (buffer.byteLength > DEVICE_LIMITS.maxMrSize) throw einval(`the buffer is ${buffer.byteLength} bytes; the largest registration is ${DEVICE_LIMITS.maxMrSize}`);
     requireFlags('access', access, KNOWN_ACCESS, 'LOCAL_WRITE|REMOTE_WRITE|REMOTE_READ|REMOTE_ATOMIC');
     if ((access & (Access.REMOTE_WRITE | Access.REMOTE_ATOMIC)) !== 0 && (access & Access.LOCAL_WRITE) === 0) {
       throw einval('REMOTE_WRITE and REMOTE_ATOMIC need LOCAL_WRITE as well (ibv_reg_mr)');
     }
-    const registration = this.deps.nic.memory.register(this.handle, buffer, access);
-    if (registration === null) throw new VerbsError('ENOMEM', `the device holds at most ${DEVICE_LIMITS.maxMr} memory regions`);
-    const mr = new MemoryRegion(registration, () => this.deps.nic.closed, (region, reg) => {
-      this.deps.nic.memory.deregister(reg);
+    const info = provider.regMr(this.handle, buffer, access);
+    if (isProviderError(info)) throw new VerbsError(info.errno, info.message);
+    const mr = new MemoryRegion(info, this.deps.contextClosed, (region, gone) => {
+      provider.deregMr(gone.handle);
       this.mrs.delete(region);
     });
     this.mrs.add(mr);
@@ -60,7 +73,7 @@ export class ProtectionDomain {
   }
 
   createQp(init: QpInitAttr): QueuePair {
-    this.live();
+    const provider = this.live();
     if (typeof init !== 'object' || init === null) throw einval(`init must be an object, got ${describe(init)}`);
     const qpType = requireOneOf('qpType', init.qpType, ['RC', 'STREAM'] as const);
     for (const which of ['sendCq', 'recvCq'] as const) {
@@ -76,37 +89,33 @@ export class ProtectionDomain {
       maxRecvSge: requireInt('cap.maxRecvSge', init.cap.maxRecvSge ?? 1, 0, DEVICE_LIMITS.maxSge),
       maxInlineData: requireInt('cap.maxInlineData', init.cap.maxInlineData ?? 0, 0, DEVICE_LIMITS.maxInlineData),
     };
-    const nic = this.deps.nic;
-    if (nic.engineCount >= DEVICE_LIMITS.maxQp) throw new VerbsError('ENOMEM', `the device holds at most ${DEVICE_LIMITS.maxQp} QPs`);
-    const qpNum = nic.allocQpNum();
     const sqSigAll = init.sqSigAll === true;
-    const Engine = qpType === 'STREAM' ? StreamQpEngine : QpEngine;
-    const engine = new Engine({ qpNum, qpType, pdHandle: this.handle, sendCq: init.sendCq.ring, recvCq: init.recvCq.ring, cap, sqSigAll }, nic);
-    nic.addEngine(engine);
+    const created = provider.createQp(this.handle, { qpType, sendCq: init.sendCq.handle, recvCq: init.recvCq.handle, cap, sqSigAll });
+    if (isProviderError(created)) throw new VerbsError(created.errno, created.message);
     const cqs = new Set([init.sendCq, init.recvCq]);
     for (const cq of cqs) cq.users++;
-    const qp: QueuePair = new QueuePair(qpNum, qpType, cap, sqSigAll, {
-      engine,
+    const qp: QueuePair = new QueuePair(created.qpNum, qpType, cap, sqSigAll, {
+      provider,
+      handle: created.handle,
       observer: this.deps.observer,
       takeSocket: this.deps.takeSocket,
-      findInline: (addr, length) => nic.memory.findByAddress(this.handle, addr, length),
+      contextClosed: this.deps.contextClosed,
       onDestroy: () => {
-        nic.removeEngine(engine);
         for (const cq of cqs) cq.users--;
         this.qps.delete(qp);
       },
     });
     this.qps.add(qp);
-    this.deps.observer?.qpCreated?.(qpNum, qpType);
     return qp;
   }
 
   dealloc(): void {
-    this.live();
+    const provider = this.live();
     if (this.mrs.size > 0 || this.qps.size > 0) {
       throw new VerbsError('EBUSY', `the protection domain still has ${this.mrs.size} memory region(s) and ${this.qps.size} QP(s); release them first`);
     }
     this.deallocated = true;
+    provider.deallocPd(this.handle);
     this.deps.onDealloc(this);
   }
 }

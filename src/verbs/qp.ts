@@ -1,42 +1,57 @@
 import { Socket } from 'node:net';
-import type { Transport } from '../transport/types.js';
-import type { QpEngine } from '../nic/qp-engine.js';
-import type { RecvWqe, SendWqe } from '../nic/work-queues.js';
-import { KNOWN_ACCESS, KNOWN_SEND_FLAGS, QpAttrMask, SendFlags } from '../abi/constants.js';
-import { DEVICE_LIMITS } from '../abi/limits.js';
+import { KNOWN_ACCESS, QpAttrMask } from '../abi/constants.js';
 import { VerbsError, einval } from '../abi/errors.js';
+import { DEVICE_LIMITS } from '../abi/limits.js';
+import type { VerbsObserver } from '../abi/observer.js';
+import type { QpAttr, QpCap, QpState, QpType, RecvWr, SendWr } from '../abi/types.js';
+import type { PostResult, ProviderOps, QpHandle, QpModifyAttr, RecvRequest, SendRequest } from '../provider/ops.js';
+import type { Transport } from '../transport/types.js';
 import { modifyRejection } from './modify-rules.js';
-import type { PostOutcome, VerbsObserver } from '../abi/observer.js';
-import type { QpAttr, QpCap, QpState, QpType, RecvWr, SendWr, Sge, WrOpcode } from '../abi/types.js';
-import { describe, requireFlags, requireInt, requireOneOf, requireU64 } from './validate.js';
+import { describe, requireFlags, requireInt, requireOneOf } from './validate.js';
+import { checkRecvWr, checkSendWr, holeError, wrList } from './work-requests.js';
 
 const QP_STATES: readonly QpState[] = ['RESET', 'INIT', 'RTR', 'RTS', 'SQD', 'SQE', 'ERR'];
-const OPCODES: readonly WrOpcode[] = ['SEND', 'SEND_WITH_IMM', 'RDMA_WRITE', 'RDMA_WRITE_WITH_IMM', 'RDMA_READ', 'ATOMIC_CMP_AND_SWP', 'ATOMIC_FETCH_AND_ADD'];
 const PATH_MTUS = [256, 512, 1024, 2048, 4096] as const;
 const U24 = 0xffffff;
 const U32 = 0xffffffff;
-const SEND_FLAG_NAMES = 'FENCE|SIGNALED|SOLICITED|INLINE';
 
 /** How a QP reaches its peer: a connected socket, or (for tests and simulation) a ready transport. */
 export type TransportFactory = (socket: Socket) => Transport;
 
 export interface QpDeps {
-  readonly engine: QpEngine;
+  readonly provider: ProviderOps;
+  readonly handle: QpHandle;
   readonly observer: VerbsObserver | null;
   readonly takeSocket: TransportFactory;
-  readonly findInline: (addr: number, length: number) => Uint8Array | null;
+  readonly contextClosed: () => boolean;
   readonly onDestroy: () => void;
-}
-
-function isSocketLike(value: unknown): value is Socket {
-  return value instanceof Socket;
 }
 
 function isTransport(value: unknown): value is Transport {
   return typeof value === 'object' && value !== null && typeof (value as Transport).start === 'function' && typeof (value as Transport).writev === 'function';
 }
 
-/** ibv_qp. Validates every call the way libibverbs and the kernel do, then drives the NIC engine. */
+/** The mask bit of each attribute the provider applies, and its name there. */
+const APPLIED: readonly [number, keyof QpAttr, keyof QpModifyAttr][] = [
+  [QpAttrMask.ACCESS_FLAGS, 'qpAccessFlags', 'accessFlags'],
+  [QpAttrMask.PKEY_INDEX, 'pkeyIndex', 'pkeyIndex'],
+  [QpAttrMask.PORT, 'portNum', 'portNum'],
+  [QpAttrMask.PATH_MTU, 'pathMtu', 'pathMtu'],
+  [QpAttrMask.DEST_QPN, 'destQpNum', 'destQpNum'],
+  [QpAttrMask.RQ_PSN, 'rqPsn', 'rqPsn'],
+  [QpAttrMask.SQ_PSN, 'sqPsn', 'sqPsn'],
+  [QpAttrMask.TIMEOUT, 'timeout', 'timeout'],
+  [QpAttrMask.RETRY_CNT, 'retryCnt', 'retryCnt'],
+  [QpAttrMask.RNR_RETRY, 'rnrRetry', 'rnrRetry'],
+  [QpAttrMask.MIN_RNR_TIMER, 'minRnrTimer', 'minRnrTimer'],
+  [QpAttrMask.MAX_QP_RD_ATOMIC, 'maxRdAtomic', 'maxRdAtomic'],
+  [QpAttrMask.MAX_DEST_RD_ATOMIC, 'maxDestRdAtomic', 'maxDestRdAtomic'],
+];
+
+/**
+ * ibv_qp: checks every call the way libibverbs and the kernel's uverbs do, then asks the provider.
+ * It keeps no data-path state: the state, the attributes and the queues live in the provider.
+ */
 export class QueuePair {
   private destroyed = false;
 
@@ -48,23 +63,28 @@ export class QueuePair {
     private readonly deps: QpDeps,
   ) {}
 
-  private get engine(): QpEngine {
-    if (this.deps.engine.nic.closed) throw new VerbsError('ENODEV', `the device context of QP ${this.qpNum} was closed`);
+  private live(): ProviderOps {
+    if (this.deps.contextClosed()) throw new VerbsError('ENODEV', `the device context of QP ${this.qpNum} was closed`);
     if (this.destroyed) throw new VerbsError('EINVAL', `QP ${this.qpNum} was destroyed`);
-    return this.deps.engine;
+    return this.deps.provider;
   }
 
   get state(): QpState {
-    return this.deps.engine.state;
+    if (this.destroyed || this.deps.contextClosed()) return 'RESET';
+    return this.deps.provider.queryQp(this.deps.handle).qpState;
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
   }
 
   // ---- modify ---------------------------------------------------------------------------------
 
   modify(attr: QpAttr, mask: number): void {
-    const engine = this.engine;
+    const provider = this.live();
     if (typeof attr !== 'object' || attr === null) throw einval(`attr must be an object, got ${describe(attr)}`);
     requireInt('mask', mask, 0, U32);
-    const from = engine.state;
+    const from = provider.queryQp(this.deps.handle).qpState;
     const observe = (accepted: boolean, to: QpState, refusedBy?: 'table' | 'value', reason?: string) => this.deps.observer?.modify?.(this.qpNum, {
       from, attr: { qpState: attr.qpState, curQpState: attr.curQpState, enSqdAsyncNotify: attr.enSqdAsyncNotify }, mask, accepted, to,
       ...(refusedBy === undefined ? {} : { refusedBy }), ...(reason === undefined ? {} : { reason }),
@@ -78,12 +98,14 @@ export class QueuePair {
     }
     try {
       this.checkValues(from, attr, mask);
-      this.applyModify(from, next, attr, mask);
+      const applied = this.modifyAttr(from, next, attr, mask);
+      const refusal = provider.modifyQp(this.deps.handle, next, applied);
+      if (refusal !== null) throw new VerbsError(refusal.errno, refusal.message);
     } catch (error) {
       if (error instanceof VerbsError) observe(false, from, 'value', error.message);
       throw error;
     }
-    observe(true, engine.state);
+    observe(true, provider.queryQp(this.deps.handle).qpState);
   }
 
   /** The kernel's table: state pair, required and allowed attributes, the CUR_STATE rule. */
@@ -121,55 +143,19 @@ export class QueuePair {
       const socket = ah?.socket;
       if (from === 'SQD') throw new VerbsError('EOPNOTSUPP', 'changing the address vector in SQD would move the connection; tcpverbs does not migrate sockets');
       if (isTransport(ah?.transport)) return;
-      if (!isSocketLike(socket)) throw einval('attr.ahAttr.socket must be a connected net.Socket');
+      if (!(socket instanceof Socket)) throw einval('attr.ahAttr.socket must be a connected net.Socket');
       if (socket.destroyed || socket.readyState !== 'open') throw einval(`attr.ahAttr.socket is not connected (readyState ${socket.readyState}${socket.destroyed ? ', destroyed' : ''})`);
     }
   }
 
-  private applyModify(from: QpState, next: QpState, attr: QpAttr, mask: number): void {
-    const engine = this.engine;
-    const a = engine.attrs;
-    const has = (bit: number) => (mask & bit) !== 0;
-    if (next === 'RESET') {
-      engine.reset();
-      return;
-    }
-    // Take the socket first: if it cannot be taken over, nothing of the modify may have happened.
-    const transport = next === 'RTR' && from !== 'RTR' ? this.transportFor(attr) : null;
-    if (has(QpAttrMask.ACCESS_FLAGS)) a.accessFlags = attr.qpAccessFlags!;
-    if (has(QpAttrMask.DEST_QPN)) a.destQpNum = attr.destQpNum!;
-    if (has(QpAttrMask.RQ_PSN)) a.rqPsn = attr.rqPsn!;
-    if (has(QpAttrMask.SQ_PSN)) a.sqPsn = attr.sqPsn!;
-    if (has(QpAttrMask.TIMEOUT)) a.timeout = attr.timeout!;
-    if (has(QpAttrMask.RETRY_CNT)) a.retryCnt = attr.retryCnt!;
-    if (has(QpAttrMask.RNR_RETRY)) a.rnrRetry = attr.rnrRetry!;
-    if (has(QpAttrMask.MIN_RNR_TIMER)) a.minRnrTimer = attr.minRnrTimer!;
-    if (has(QpAttrMask.MAX_QP_RD_ATOMIC)) a.maxRdAtomic = attr.maxRdAtomic!;
-    if (has(QpAttrMask.MAX_DEST_RD_ATOMIC)) a.maxDestRdAtomic = attr.maxDestRdAtomic!;
-    if (has(QpAttrMask.PATH_MTU)) this.pathMtu = attr.pathMtu!;
-    if (has(QpAttrMask.PKEY_INDEX)) this.pkeyIndex = attr.pkeyIndex!;
-    if (has(QpAttrMask.PORT)) this.portNum = attr.portNum!;
-    if (next === from) return;
-    switch (next) {
-      case 'INIT':
-        engine.state = 'INIT';
-        return;
-      case 'RTR':
-        engine.state = 'RTR';
-        engine.attach(transport!);
-        return;
-      case 'RTS':
-        engine.toRts(from);
-        return;
-      case 'SQD':
-        engine.toSqd(has(QpAttrMask.EN_SQD_ASYNC_NOTIFY) && attr.enSqdAsyncNotify === true);
-        return;
-      case 'ERR':
-        engine.enterErrByModify();
-        return;
-      default:
-        throw new Error(`QueuePair invariant: ${from} -> ${next} passed the table but has no action`);
-    }
+  /** What the provider applies. The socket is taken first: if that fails, nothing has happened. */
+  private modifyAttr(from: QpState, next: QpState, attr: QpAttr, mask: number): QpModifyAttr {
+    const applied: Record<string, unknown> = {};
+    if (next === 'RESET') return applied;
+    if (next === 'RTR' && from !== 'RTR') applied.transport = this.transportFor(attr);
+    for (const [bit, name, appliedName] of APPLIED) if ((mask & bit) !== 0) applied[appliedName] = attr[name];
+    if (next === 'SQD' && from !== 'SQD') applied.sqdNotify = (mask & QpAttrMask.EN_SQD_ASYNC_NOTIFY) !== 0 && attr.enSqdAsyncNotify === true;
+    return applied as QpModifyAttr;
   }
 
   private transportFor(attr: QpAttr): Transport {
@@ -182,155 +168,55 @@ export class QueuePair {
     }
   }
 
-  private pathMtu = 4096;
-  private pkeyIndex = 0;
-  private portNum = 1;
-
   /** ibv_query_qp: the attributes as they are now. */
   query(): QpAttr & { qpState: QpState; sqDraining: boolean } {
-    const engine = this.engine;
-    const a = engine.attrs;
+    const q = this.live().queryQp(this.deps.handle);
     return {
-      qpState: engine.state, curQpState: engine.state, qpAccessFlags: a.accessFlags, pathMtu: this.pathMtu,
-      destQpNum: a.destQpNum, rqPsn: a.rqPsn, sqPsn: a.sqPsn, timeout: a.timeout, retryCnt: a.retryCnt, rnrRetry: a.rnrRetry,
-      minRnrTimer: a.minRnrTimer, maxRdAtomic: a.maxRdAtomic, maxDestRdAtomic: a.maxDestRdAtomic, pkeyIndex: this.pkeyIndex,
-      portNum: this.portNum, cap: { ...this.cap }, enSqdAsyncNotify: a.sqdNotify,
-      sqDraining: engine.state === 'SQD' && engine.requester.inFlight > 0,
+      qpState: q.qpState, curQpState: q.qpState, qpAccessFlags: q.accessFlags, pathMtu: q.pathMtu,
+      destQpNum: q.destQpNum, rqPsn: q.rqPsn, sqPsn: q.sqPsn, timeout: q.timeout, retryCnt: q.retryCnt, rnrRetry: q.rnrRetry,
+      minRnrTimer: q.minRnrTimer, maxRdAtomic: q.maxRdAtomic, maxDestRdAtomic: q.maxDestRdAtomic, pkeyIndex: q.pkeyIndex,
+      portNum: q.portNum, cap: { ...this.cap }, enSqdAsyncNotify: q.sqdNotify, sqDraining: q.sqDraining,
     };
   }
 
   // ---- post -----------------------------------------------------------------------------------
 
+  /** ibv_post_send: a refused WR throws with badWr = its index; the WRs before it stay posted. */
   postSend(wrs: SendWr | readonly SendWr[]): void {
-    const engine = this.engine;
-    const list = Array.isArray(wrs) ? wrs : [wrs as SendWr];
-    const state = engine.state;
-    const outcome: PostOutcome = state === 'ERR' || state === 'SQE' ? 'flushed' : 'accepted';
-    if (state === 'RESET' || state === 'INIT' || state === 'RTR') {
-      for (const wr of list.slice(0, 1)) this.deps.observer?.post?.(this.qpNum, 'send', typeof wr?.wrId === 'bigint' ? wr.wrId : 0n, 'refused', false);
-      throw einval(`postSend needs the QP in RTS or SQD (or ERR, to flush); it is in ${state}`, 0);
-    }
-    let accepted = 0;
-    try {
-      list.forEach((wr, index) => {
-        const wqe = this.buildSendWqe(wr, index);
-        if (engine.sq.length >= this.cap.maxSendWr) {
-          throw new VerbsError('ENOMEM', `the send queue is full: ${this.cap.maxSendWr} WRs outstanding (cap.maxSendWr)`, index);
-        }
-        engine.sq.push(wqe);
-        accepted++;
-        this.deps.observer?.post?.(this.qpNum, 'send', wqe.wrId, outcome, wqe.signaled || this.sqSigAll);
-      });
-    } finally {
-      // The WRs before a refused one stay posted and must run: the doorbell rings for them too.
-      if (accepted > 0) engine.nic.ringDoorbell(engine);
-    }
+    const provider = this.live();
+    const { list, hole } = wrList(wrs);
+    this.post(list, hole, (wr, index) => checkSendWr(wr, index, this.qpType, this.cap), (requests) => provider.postSend(this.deps.handle, requests));
   }
 
-  private buildSendWqe(wr: SendWr, index: number): SendWqe {
-    if (typeof wr !== 'object' || wr === null) throw einval(`WR ${index} must be an object, got ${describe(wr)}`, index);
-    const wrId = requireU64(`wr[${index}].wrId`, wr.wrId, index);
-    const opcode = requireOneOf(`wr[${index}].opcode`, wr.opcode, OPCODES, index);
-    if (this.qpType === 'STREAM' && opcode !== 'SEND') {
-      throw einval(`a STREAM QP sends raw bytes: only SEND is supported, not ${opcode}`, index);
-    }
-    const flags = requireFlags(`wr[${index}].sendFlags`, wr.sendFlags ?? 0, KNOWN_SEND_FLAGS, SEND_FLAG_NAMES, index);
-    const inline = (flags & SendFlags.INLINE) !== 0;
-    const sgList = this.checkSgList(wr.sgList ?? [], this.cap.maxSendSge, `wr[${index}]`, index);
-    const total = sgList.reduce((sum, sge) => sum + sge.length, 0);
-    if (total > DEVICE_LIMITS.maxMsgSize) throw einval(`wr[${index}] is ${total} bytes; the largest message is ${DEVICE_LIMITS.maxMsgSize}`, index);
-    let inlineCopy: Uint8Array | null = null;
-    if (inline) {
-      if (opcode !== 'SEND' && opcode !== 'SEND_WITH_IMM' && opcode !== 'RDMA_WRITE' && opcode !== 'RDMA_WRITE_WITH_IMM') {
-        throw einval(`wr[${index}]: INLINE applies to SEND and RDMA_WRITE only, not ${opcode}`, index);
-      }
-      if (total > this.cap.maxInlineData) throw einval(`wr[${index}]: ${total} inline bytes exceed cap.maxInlineData (${this.cap.maxInlineData})`, index);
-      inlineCopy = new Uint8Array(total);
-      let at = 0;
-      for (const sge of sgList) {
-        const source = this.deps.findInline(sge.addr, sge.length);
-        if (source === null) throw einval(`wr[${index}]: inline data at 0x${sge.addr.toString(16)} (+${sge.length}) is not inside any registered memory`, index);
-        inlineCopy.set(source, at);
-        at += sge.length;
-      }
-      this.deps.engine.nic.counters.txPayloadBytesCopied += total;
-    }
-    const immData = opcode === 'SEND_WITH_IMM' || opcode === 'RDMA_WRITE_WITH_IMM' ? requireInt(`wr[${index}].immData`, wr.immData, 0, U32, index) : undefined;
-    let remote: SendWqe['remote'] = null;
-    let atomic: SendWqe['atomic'] = null;
-    let length = total;
-    if (opcode.startsWith('RDMA_')) {
-      if (typeof wr.rdma !== 'object' || wr.rdma === null) throw einval(`wr[${index}].rdma { remoteAddr, rkey } is required for ${opcode}`, index);
-      remote = { addr: requireInt(`wr[${index}].rdma.remoteAddr`, wr.rdma.remoteAddr, 0, Number.MAX_SAFE_INTEGER, index), rkey: requireInt(`wr[${index}].rdma.rkey`, wr.rdma.rkey, 0, U32, index) };
-    }
-    if (opcode.startsWith('ATOMIC_')) {
-      if (typeof wr.atomic !== 'object' || wr.atomic === null) throw einval(`wr[${index}].atomic { remoteAddr, rkey, compareAdd, swap } is required for ${opcode}`, index);
-      remote = { addr: requireInt(`wr[${index}].atomic.remoteAddr`, wr.atomic.remoteAddr, 0, Number.MAX_SAFE_INTEGER, index), rkey: requireInt(`wr[${index}].atomic.rkey`, wr.atomic.rkey, 0, U32, index) };
-      atomic = {
-        compareAdd: requireU64(`wr[${index}].atomic.compareAdd`, wr.atomic.compareAdd, index),
-        swap: opcode === 'ATOMIC_CMP_AND_SWP' ? requireU64(`wr[${index}].atomic.swap`, wr.atomic.swap, index) : 0n,
-      };
-      if (sgList.length !== 1 || sgList[0]!.length !== 8) throw einval(`wr[${index}]: an atomic needs exactly one 8-byte SGE for the original value`, index);
-      length = 8;
-    }
-    return {
-      wrId, opcode, signaled: (flags & SendFlags.SIGNALED) !== 0 || this.sqSigAll, solicited: (flags & SendFlags.SOLICITED) !== 0,
-      fence: (flags & SendFlags.FENCE) !== 0, sgList, inline: inlineCopy, length, immData: immData ?? undefined, remote, atomic,
-      phase: 'queued', psn: -1, status: null, errorCause: null, rnrRetriesLeft: 0, local: null,
-    };
-  }
-
-  private checkSgList(sgList: unknown, maxSge: number, where: string, index: number): Sge[] {
-    if (!Array.isArray(sgList)) throw einval(`${where}.sgList must be an array, got ${describe(sgList)}`, index);
-    if (sgList.length > maxSge) throw einval(`${where}.sgList has ${sgList.length} entries; the QP allows ${maxSge}`, index);
-    return sgList.map((sge: Sge, i: number) => {
-      if (typeof sge !== 'object' || sge === null) throw einval(`${where}.sgList[${i}] must be { addr, length, lkey }`, index);
-      return {
-        addr: requireInt(`${where}.sgList[${i}].addr`, sge.addr, 0, Number.MAX_SAFE_INTEGER, index),
-        length: requireInt(`${where}.sgList[${i}].length`, sge.length, 0, U32, index),
-        lkey: requireInt(`${where}.sgList[${i}].lkey`, sge.lkey, 0, U32, index),
-      };
-    });
-  }
-
+  /** ibv_post_recv, with postSend's rules. */
   postRecv(wrs: RecvWr | readonly RecvWr[]): void {
-    const engine = this.engine;
-    const list = Array.isArray(wrs) ? wrs : [wrs as RecvWr];
-    if (engine.state === 'RESET') {
-      throw einval('postRecv needs the QP in INIT or later; it is in RESET', 0);
+    const provider = this.live();
+    const { list, hole } = wrList(wrs);
+    this.post(list, hole, (wr, index) => checkRecvWr(wr, index, this.cap), (requests) => provider.postRecv(this.deps.handle, requests));
+  }
+
+  /** Checks WRs in order, posts the valid prefix, and reports the first refusal (ours or the provider's). */
+  private post<W, R extends SendRequest | RecvRequest>(list: readonly W[], hole: number | null, check: (wr: W, index: number) => R, submit: (requests: R[]) => PostResult): void {
+    const end = hole ?? list.length;
+    const requests: R[] = [];
+    let refused: VerbsError | null = hole === null ? null : holeError(hole);
+    for (let index = 0; index < end; index++) {
+      try {
+        requests.push(check(list[index]!, index));
+      } catch (error) {
+        if (!(error instanceof VerbsError)) throw error;
+        refused = error;
+        break;
+      }
     }
-    const outcome: PostOutcome = engine.state === 'ERR' ? 'flushed' : 'accepted';
-    let accepted = 0;
-    try {
-      list.forEach((wr, index) => {
-        if (typeof wr !== 'object' || wr === null) throw einval(`WR ${index} must be an object, got ${describe(wr)}`, index);
-        const wrId = requireU64(`wr[${index}].wrId`, wr.wrId, index);
-        const sgList = this.checkSgList(wr.sgList ?? [], this.cap.maxRecvSge, `wr[${index}]`, index);
-        if (engine.rq.length >= this.cap.maxRecvWr) {
-          throw new VerbsError('ENOMEM', `the receive queue is full: ${this.cap.maxRecvWr} WRs outstanding (cap.maxRecvWr)`, index);
-        }
-        const wqe: RecvWqe = { wrId, sgList, flushed: false };
-        engine.rq.push(wqe);
-        accepted++;
-        this.deps.observer?.post?.(this.qpNum, 'recv', wrId, outcome, true);
-      });
-    } finally {
-      if (accepted > 0 && engine.state === 'ERR') engine.nic.ringDoorbell(engine);
-      else if (accepted > 0) engine.onRecvPosted();
-    }
+    const result = requests.length > 0 || refused === null ? submit(requests) : { posted: 0 };
+    if (result.error !== undefined) throw new VerbsError(result.error.errno, result.error.message, result.posted);
+    if (refused !== null) throw refused;
   }
 
   destroy(): void {
-    const engine = this.engine;
-    engine.reset();
-    engine.destroyed = true;
+    this.live().destroyQp(this.deps.handle);
     this.destroyed = true;
-    this.deps.observer?.qpDestroyed?.(this.qpNum);
     this.deps.onDestroy();
   }
-
-  get isDestroyed(): boolean {
-    return this.destroyed;
-  }
 }
-

@@ -6,13 +6,13 @@
  */
 import { WIRE_LIMITS } from '../abi/limits.js';
 
-export const FRAME_HEADER_BYTES = WIRE_LIMITS.frameHeaderBytes;
-export const HELLO_BYTES = WIRE_LIMITS.helloBytes;
+export const FRAME_HEADER_BYTES: number = WIRE_LIMITS.frameHeaderBytes;
+export const HELLO_BYTES: number = WIRE_LIMITS.helloBytes;
 export const WIRE_VERSION = 1;
 export const HELLO_MAGIC = 0x54435056; // "TCPV"
 export const MAX_PSN = 0xffffff;
 /** TERMINATE carries a short UTF-8 reason, nothing else. */
-export const MAX_TERMINATE_TEXT = WIRE_LIMITS.maxTerminateText;
+export const MAX_TERMINATE_TEXT: number = WIRE_LIMITS.maxTerminateText;
 
 export const Opcode = {
   SEND: 0x01,
@@ -168,7 +168,7 @@ function encodeInto(header: FrameHeader, out: Uint8Array): void {
   }
 }
 
-function zeroFrom(bytes: Uint8Array, from: number, to: number = FRAME_HEADER_BYTES): boolean {
+function zeroFrom(bytes: Uint8Array, from: number, to = FRAME_HEADER_BYTES): boolean {
   for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
   return true;
 }

@@ -3,7 +3,7 @@ import { openDevice, Access, QpAttrMask as M, SendFlags, VerbsError } from '../.
 import type { CompletionQueue, Context, MemoryRegion, QueuePair } from '../../src/index.js';
 import type { Transport } from '../../src/transport/types.js';
 import { VirtualClock } from '../../src/transport/clock.js';
-import { createSimulatedPair } from '../../src/transport/simulated.js';
+import { createSimulatedPair, type SimulatedEvent } from '../../src/transport/simulated.js';
 import { Monitor } from '../../src/monitor/monitor.js';
 import { TraceRecorder, type Trace, type TraceEp, type TraceQueue } from '../../src/spec/trace.js';
 import { socketPair } from './verbs-harness.js';
@@ -77,7 +77,14 @@ export class TraceDriver {
   private readonly b: Endpoint;
   readonly recorder: TraceRecorder;
 
-  private constructor(private readonly scenario: Scenario, private readonly clock: VirtualClock | null, peers: [Transport | { socket: net.Socket }, Transport | { socket: net.Socket }], private readonly cleanup: () => void) {
+  private constructor(
+    private readonly scenario: Scenario,
+    private readonly clock: VirtualClock | null,
+    peers: [Transport | { socket: net.Socket }, Transport | { socket: net.Socket }],
+    private readonly cleanup: () => void,
+    /** What the simulated stream did, step by step (empty on real TCP). */
+    readonly linkEvents: readonly SimulatedEvent[] = [],
+  ) {
     const endpoint = (ep: TraceEp, peer: Transport | { socket: net.Socket }): Endpoint => {
       const monitor = new Monitor();
       const ctx = openDevice(undefined, { observer: monitor, ...(clock === null ? {} : { clock }) });
@@ -99,8 +106,9 @@ export class TraceDriver {
     if (scenario.transport === 'sim') {
       const clock = new VirtualClock();
       const faults = scenario.breakAfterBytes === undefined ? undefined : { aToB: { breakAfterBytes: scenario.breakAfterBytes } };
-      const [ta, tb] = createSimulatedPair({ clock, seed: scenario.seed, maxChunk: 1 + (scenario.seed % 400), maxDelayMs: 1, faults });
-      return new TraceDriver(scenario, clock, [{ transport: ta } as never, { transport: tb } as never], () => {});
+      const linkEvents: SimulatedEvent[] = [];
+      const [ta, tb] = createSimulatedPair({ clock, seed: scenario.seed, maxChunk: 1 + (scenario.seed % 400), maxDelayMs: 1, faults, trace: (event) => linkEvents.push(event) });
+      return new TraceDriver(scenario, clock, [{ transport: ta } as never, { transport: tb } as never], () => {}, linkEvents);
     }
     const [client, server, stop] = await socketPair();
     return new TraceDriver(scenario, null, [{ socket: client }, { socket: server }], () => { client.destroy(); server.destroy(); stop(); });
@@ -203,27 +211,26 @@ export class TraceDriver {
     this.recorder.record({ t: 'state', ep, qp: this.side(ep).qp.query().qpState });
   }
 
-  /** Lets the NICs and the stream run until nothing is due soon (virtual time), or ~20 ms (real). */
+  /**
+   * Lets the NICs and the stream run until nothing is due soon. Simulated runs advance the
+   * virtual clock tick by tick (every NIC task and link step is on it: no real event loop turn is
+   * involved, so a run is a function of its seed); real TCP gets ~20 ms of real time.
+   */
   async run(): Promise<void> {
-    const turn = () => new Promise((resolve) => setImmediate(resolve));
-    if (this.clock === null) {
+    const clock = this.clock;
+    if (clock === null) {
       for (let i = 0; i < 10; i++) {
-        await turn();
+        await new Promise((resolve) => setImmediate(resolve));
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
       return;
     }
     for (let i = 0; i < 5000; i++) {
-      await turn();
-      const due = this.clock.nextDue();
-      if (due === undefined) {
-        await turn();
-        if (this.clock.nextDue() === undefined) return;
-        continue;
-      }
+      const due = clock.nextDue();
+      if (due === undefined) return;
       // The ACK timeout is 1.07 s at timeout=18; nothing the spec sees waits longer than 5 s.
-      if (due - this.clock.now() > 5000) return;
-      this.clock.advance(Math.max(0, due - this.clock.now()));
+      if (due - clock.now() > 5000) return;
+      clock.advance(Math.max(0, due - clock.now()));
     }
   }
 

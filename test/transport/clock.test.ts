@@ -72,6 +72,54 @@ describe('VirtualClock', () => {
   });
 });
 
+describe('the scheduler beside the clock', () => {
+  it('VirtualClock runs deferred tasks, then soon tasks, in ticks before any timer, in order', () => {
+    const clock = new VirtualClock();
+    const log: string[] = [];
+    clock.setTimer(0, () => log.push('timer 0'));
+    clock.soon(() => {
+      log.push('soon 1');
+      clock.defer(() => log.push('defer from soon 1'));
+    });
+    clock.soon(() => log.push('soon 2'));
+    clock.defer(() => {
+      log.push('defer 1');
+      clock.defer(() => log.push('defer from defer 1'));
+      clock.soon(() => log.push('soon from defer 1'));
+    });
+    expect(clock.nextDue()).toBe(0);
+    expect(clock.pendingTasks()).toBe(3);
+    expect(log).toEqual([]); // nothing runs until the simulation is driven
+    clock.runUntilIdle();
+    expect(log).toEqual(['defer 1', 'defer from defer 1', 'soon 1', 'defer from soon 1', 'soon 2', 'soon from defer 1', 'timer 0']);
+    expect(clock.pendingTasks()).toBe(0);
+    expect(clock.nextDue()).toBeUndefined();
+  });
+
+  it('tasks deferred by a timer run right after it, before the next timer', () => {
+    const clock = new VirtualClock();
+    const log: string[] = [];
+    clock.setTimer(5, () => {
+      log.push('timer 5');
+      clock.defer(() => log.push(`deferred at ${clock.now()}`));
+    });
+    clock.setTimer(6, () => log.push('timer 6'));
+    clock.advance(10);
+    expect(log).toEqual(['timer 5', 'deferred at 5', 'timer 6']);
+    expect(clock.tick()).toBe(0);
+  });
+
+  it('realClock defers to a microtask and runs soon after the I/O phase', async () => {
+    const log: string[] = [];
+    realClock.soon(() => log.push('soon'));
+    realClock.defer(() => log.push('defer'));
+    log.push('sync');
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(log).toEqual(['sync', 'defer', 'soon']);
+  });
+});
+
 describe('realClock', () => {
   it('fires a timer after its delay and not after clearTimer', async () => {
     const start = realClock.now();

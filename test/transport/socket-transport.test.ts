@@ -180,6 +180,28 @@ describe.each(SIDES)('takeSocket on a %s socket (real loopback TCP)', (side) => 
     expect(sink.violations).toEqual([]);
   });
 
+  it('half-closes: a FIN after what was written, reading goes on until the peer FIN, then local; no RST', async () => {
+    const p = await pair(side);
+    const transport = take(p.mine);
+    const sink = new RecordingSink();
+    const peerErrors: Error[] = [];
+    p.peer.on('error', (error) => peerErrors.push(error));
+    // The peer answers our last words once it has them, before its own FIN (it is not half-open).
+    p.peer.once('data', () => p.peer.write(Buffer.from('late bytes')));
+    transport.start(sink);
+    transport.writev([Buffer.from('last words')]);
+    transport.shutdown();
+    let written = false;
+    transport.writev([Buffer.from('after the FIN')], () => { written = true; }); // dropped: nothing follows a FIN
+    expect(await within(sink.closed, 5_000, 'onClose')).toEqual({ kind: 'local' });
+    await within(p.peerEnded, 5_000, 'peer sees the FIN');
+    expect(p.peerReceived().toString()).toBe('last words');
+    expect(sink.bytes().toString()).toBe('late bytes');
+    expect(written).toBe(false);
+    expect(peerErrors).toEqual([]);
+    expect(sink.violations).toEqual([]);
+  });
+
   it('reports a local close exactly once, as local, after which nothing reaches the sink', async () => {
     const p = await pair(side);
     const transport = take(p.mine);

@@ -13,6 +13,7 @@ function recordingTransport(log: { targets: Uint8Array[]; batches: Uint8Array[][
       get counters() { return inner.counters; },
       get closed() { return inner.closed; },
       close: () => inner.close(),
+      shutdown: () => inner.shutdown(),
       writev: (chunks, onWritten) => { log.batches.push([...chunks]); inner.writev(chunks, onWritten); },
       start: (sink: TransportSink) => inner.start({
         nextReadTarget: () => { const target = sink.nextReadTarget(); log.targets.push(target); return target; },

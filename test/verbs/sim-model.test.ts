@@ -34,16 +34,14 @@ interface Real {
 
 const pattern = (seed: number, i: number) => (seed * 31 + i * 7) & 0xff;
 
-/** Runs the simulation until nothing is scheduled (bounded: an RNR loop with no receive posted never ends). */
+/**
+ * Runs the simulation tick by tick until nothing is scheduled (bounded: an RNR loop with no
+ * receive posted never ends). Every NIC task and link step is on the virtual clock.
+ */
 async function settle(real: Real, maxSteps = 20_000): Promise<void> {
   for (let i = 0; i < maxSteps; i++) {
-    await new Promise((resolve) => setImmediate(resolve));
     const due = real.clock.nextDue();
-    if (due === undefined) {
-      await new Promise((resolve) => setImmediate(resolve));
-      if (real.clock.nextDue() === undefined) break;
-      continue;
-    }
+    if (due === undefined) break;
     // The ACK timer of an idle QP is the only thing left: nothing more will happen.
     if (due - real.clock.now() > 50 && real.a.qp.state === 'RTS' && i > 0) break;
     real.clock.advance(Math.max(0, due - real.clock.now()));

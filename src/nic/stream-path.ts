@@ -1,0 +1,264 @@
+import { NIC_LIMITS } from '../abi/limits.js';
+import type { Transport, TransportCloseReason, TransportSink } from '../transport/types.js';
+import type { DataPath, NicQp } from './qp.js';
+import { closeGracefully } from './graceful-close.js';
+import { resolveSgl } from './sgl.js';
+import type { RecvWqe, SendWqe } from './work-queues.js';
+
+const HOLDING_BYTES = NIC_LIMITS.streamHoldingBytes;
+/** Target for bytes read after a failure: never looked at. */
+const DISCARD = new Uint8Array(NIC_LIMITS.discardAreaBytes);
+
+type Lent = { kind: 'recv'; length: number } | { kind: 'holding'; length: number } | { kind: 'discard' };
+
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * The STREAM data path (DESIGN.md §3 extension): the peer is any TCP program. A SEND writes its
+ * bytes raw, in one writev per doorbell, and completes when the kernel took them; arriving bytes
+ * land straight in the head receive WR (one read, recv(2)-like: the WR completes after a short
+ * read or when its SGEs are full). Bytes that arrive with no receive posted wait in a bounded
+ * holding area (copied once, and counted); when it fills, reading stops and TCP pushes back.
+ */
+export class StreamPath implements DataPath, TransportSink {
+  private transport: Transport | null = null;
+  private readonly holding = new Uint8Array(HOLDING_BYTES);
+  private holdStart = 0;
+  private holdEnd = 0;
+  private paused = false;
+  private lent: Lent | null = null;
+  /** Progress into the head receive WR. */
+  private segmentIndex = 0;
+  private segmentOffset = 0;
+  private filled = 0;
+  private cancelLinger: (() => void) | null = null;
+
+  constructor(private readonly qp: NicQp) {}
+
+  /** Sends handed to the kernel whose write has not completed. */
+  get inFlight(): number {
+    return this.qp.sq.inFlight;
+  }
+
+  attach(transport: Transport): void {
+    if (this.transport !== null) throw new Error('StreamPath invariant: a transport is already attached');
+    this.transport = transport;
+    this.qp.services.trackTransport(transport);
+    transport.start(this);
+  }
+
+  startSending(): void {
+    // Raw bytes have no sequence numbers: nothing to start.
+  }
+
+  onRecvPosted(): void {
+    this.guard(() => this.drainHolding());
+  }
+
+  stopTimers(): void {
+    // No ACKs, no timers: TCP's own retransmission is the only one.
+  }
+
+  shutdown(): void {
+    const transport = this.transport;
+    if (transport === null || transport.closed || this.cancelLinger !== null) return;
+    this.cancelLinger = closeGracefully(transport, this.qp.services.clock);
+  }
+
+  detach(): void {
+    const transport = this.transport;
+    this.transport = null;
+    this.holdStart = this.holdEnd = 0;
+    this.filled = this.segmentIndex = this.segmentOffset = 0;
+    this.cancelLinger?.();
+    this.cancelLinger = null;
+    if (transport !== null) {
+      transport.close();
+      this.qp.services.retireTransport(transport);
+    }
+  }
+
+  /** Every queued SEND goes out raw in one writev; each completes once the kernel has its bytes. */
+  transmit(): void {
+    const { qp } = this;
+    const transport = this.transport;
+    if (transport === null || transport.closed) return;
+    const chunks: Uint8Array[] = [];
+    const batch: SendWqe[] = [];
+    for (let wqe = qp.sq.peekQueued(); wqe !== undefined; wqe = qp.sq.peekQueued()) {
+      let views: Uint8Array[];
+      if (wqe.inline !== null) {
+        views = [wqe.inline];
+      } else {
+        const resolved = resolveSgl(qp.services.memory, qp.init.pdHandle, wqe.sgList, 'read');
+        if (!resolved.ok) {
+          // Completes (and fails the QP) once those before it are done.
+          qp.sq.failAtCursor(wqe, 'LOC_PROT_ERR', { kind: 'LOCAL_ERROR', fault: 'access', reason: `send WR ${wqe.wrId}: ${resolved.reason}` });
+          break;
+        }
+        views = resolved.views;
+      }
+      qp.sq.markSent(wqe, 0);
+      qp.services.observer?.started?.(qp.qpNum, 'send', wqe.wrId);
+      chunks.push(...views);
+      batch.push(wqe);
+    }
+    const complete = () => this.guard(() => {
+      for (const wqe of batch) if (wqe.phase === 'inFlight') qp.sq.finish(wqe, 'SUCCESS');
+      qp.completer.completeSends();
+    });
+    qp.services.counters.bytesSent += chunks.reduce((sum, c) => sum + c.byteLength, 0);
+    if (chunks.length > 0) transport.writev(chunks, complete);
+    else if (batch.length > 0) qp.services.clock.defer(complete);
+    else qp.completer.completeSends();
+  }
+
+  private guard(body: () => void): void {
+    try {
+      body();
+    } catch (error) {
+      this.qp.fail({ kind: 'LOCAL_ERROR', fault: 'fatal', reason: `internal error: ${describe(error)}` });
+    }
+  }
+
+  // ---- receive: TransportSink ---------------------------------------------------------------
+
+  nextReadTarget(): Uint8Array {
+    const { qp } = this;
+    if (qp.state === 'ERR' || qp.state === 'RESET') {
+      this.lent = { kind: 'discard' };
+      return DISCARD;
+    }
+    const head = qp.rq[0];
+    if (head !== undefined && this.holdStart === this.holdEnd && head.sgList.some((sge) => sge.length > 0)) {
+      const target = this.currentSegment(head);
+      if (target !== null) {
+        this.lent = { kind: 'recv', length: target.byteLength };
+        return target;
+      }
+    }
+    // currentSegment may have failed the QP (a receive WR with a dead lkey).
+    if (this.qp.state === 'ERR') {
+      this.lent = { kind: 'discard' };
+      return DISCARD;
+    }
+    if (this.holdEnd === this.holding.byteLength) this.compactHolding();
+    const free = this.holding.subarray(this.holdEnd);
+    if (free.byteLength === 0) {
+      // Full and paused: the transport needs a target anyway; nothing will be read into it.
+      this.lent = { kind: 'discard' };
+      return DISCARD;
+    }
+    this.lent = { kind: 'holding', length: free.byteLength };
+    return free;
+  }
+
+  onBytes(count: number): void {
+    const lent = this.lent;
+    this.lent = null;
+    const { counters } = this.qp.services;
+    counters.bytesReceived += count;
+    if (lent === null || lent.kind === 'discard') {
+      counters.bytesDiscarded += count;
+      return;
+    }
+    this.guard(() => {
+      if (lent.kind === 'holding') {
+        this.holdEnd += count;
+        this.drainHolding();
+        if (this.holdEnd - this.holdStart >= HOLDING_BYTES / 2 && !this.paused) this.pause();
+        return;
+      }
+      const head = this.qp.rq[0]!;
+      this.filled += count;
+      this.segmentOffset += count;
+      const shortRead = count < lent.length;
+      if (this.segmentOffset === head.sgList[this.segmentIndex]!.length) {
+        this.segmentIndex++;
+        this.segmentOffset = 0;
+      }
+      if (shortRead || this.segmentIndex >= head.sgList.length) this.finishRecv();
+    });
+  }
+
+  onClose(reason: TransportCloseReason): void {
+    this.cancelLinger?.();
+    this.cancelLinger = null;
+    if (this.transport !== null) this.qp.services.retireTransport(this.transport);
+    if (reason.kind === 'local') return;
+    this.guard(() => {
+      if (this.filled > 0) this.finishRecv();
+      const why = reason.kind === 'peer-closed' ? 'the peer closed the stream' : `the connection failed: ${reason.message}`;
+      this.qp.fail({ kind: 'CONNECTION_LOST', reason: why });
+    });
+  }
+
+  /** The unfilled rest of the head WR's current SGE, checked against the MR table. */
+  private currentSegment(head: RecvWqe): Uint8Array | null {
+    while (this.segmentIndex < head.sgList.length && head.sgList[this.segmentIndex]!.length === 0) this.segmentIndex++;
+    const sge = head.sgList[this.segmentIndex];
+    if (sge === undefined) return null;
+    const resolved = resolveSgl(this.qp.services.memory, this.qp.init.pdHandle, [sge], 'write');
+    if (!resolved.ok) {
+      this.failRecv(head, resolved.reason);
+      return null;
+    }
+    return resolved.views[0]!.subarray(this.segmentOffset);
+  }
+
+  private failRecv(head: RecvWqe, reason: string): void {
+    this.qp.completer.completeRecv('LOC_PROT_ERR', 0, 'RECV', undefined, false);
+    this.qp.fail({ kind: 'LOCAL_ERROR', fault: 'access', reason: `receive WR ${head.wrId}: ${reason}` });
+  }
+
+  private finishRecv(): void {
+    const byteLen = this.filled;
+    this.filled = 0;
+    this.segmentIndex = 0;
+    this.segmentOffset = 0;
+    this.qp.completer.completeRecv('SUCCESS', byteLen, 'RECV', undefined, false);
+  }
+
+  /** Held bytes go to posted receives (the one copy STREAM makes, only when no receive was ready). */
+  private drainHolding(): void {
+    const { qp } = this;
+    while (this.holdStart < this.holdEnd && qp.rq.length > 0 && qp.state !== 'ERR') {
+      const head = qp.rq[0]!;
+      const resolved = resolveSgl(qp.services.memory, qp.init.pdHandle, head.sgList, 'write', this.holdEnd - this.holdStart);
+      if (!resolved.ok) {
+        this.failRecv(head, resolved.reason);
+        return;
+      }
+      let copied = 0;
+      for (const view of resolved.views) {
+        view.set(this.holding.subarray(this.holdStart, this.holdStart + view.byteLength));
+        this.holdStart += view.byteLength;
+        copied += view.byteLength;
+      }
+      qp.services.counters.rxPayloadBytesCopied += copied;
+      qp.completer.completeRecv('SUCCESS', copied, 'RECV', undefined, false);
+    }
+    if (this.holdStart === this.holdEnd) {
+      this.holdStart = 0;
+      this.holdEnd = 0;
+    }
+    if (this.paused && this.holdEnd - this.holdStart < HOLDING_BYTES / 2) this.resume();
+  }
+
+  private compactHolding(): void {
+    this.holding.copyWithin(0, this.holdStart, this.holdEnd);
+    this.holdEnd -= this.holdStart;
+    this.holdStart = 0;
+  }
+
+  private pause(): void {
+    if (this.transport?.pauseReading === undefined) return;
+    this.paused = true;
+    this.transport.pauseReading();
+  }
+
+  private resume(): void {
+    this.paused = false;
+    this.transport?.resumeReading?.();
+  }
+}
