@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// The package ships TypeScript sources; tsx compiles them on load.
-import { register } from 'tsx/esm/api';
-
-register();
+// The compiled CLI (dist/, built by `npm run build`, and by `npm pack` before it packs): plain Node,
+// no TypeScript loader at run time.
 process.env.TCPVERBS_BIN = '1';
-await import('../src/cli/main.ts');
+await import('../dist/src/cli/main.js');

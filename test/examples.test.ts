@@ -7,7 +7,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 
 describe('the README example runs as written', () => {
   it('examples/hello-rc.ts: SEND and RDMA_WRITE over loopback TCP', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'examples/hello-rc.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, ['--conditions=tcpverbs-source', '--import', 'tsx', resolve(ROOT, 'examples/hello-rc.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toContain('b received "hello over TCP", and "hello" was written into its memory');
     expect(run.stdout).toMatch(/SEND wr 1: SUCCESS/);

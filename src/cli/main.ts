@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { MACHINE_CATALOG, catalogEntry } from '../../machines/catalog.js';
 import { extractRelation } from '../../machines/relation.js';
@@ -10,9 +10,10 @@ import { runStages, summaryTable } from './run-stages.js';
 import { runPingpong } from './pingpong.js';
 import { Monitor } from '../monitor/monitor.js';
 import { verifyStages } from './verify-stages.js';
+import { REPO_ROOT } from '../spec/paths.js';
 
-/** The repository root: generated docs are written relative to it. */
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** The package root: generated docs are written relative to it. */
+const ROOT = REPO_ROOT;
 
 function stageNames(value: string): string[] {
   const known = verifyStages(ROOT).map((s) => s.name);

@@ -8,12 +8,13 @@
  *   npx tsx src/spec/generate-tables.ts --check  exit 1 if the committed file is stale
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QP_MODIFY_TABLE, QP_STATES, type QpState } from '../../machines/qp-modify-table.js';
 import { QP_POST_ADMISSION } from '../../machines/qp-post-admission.js';
 import { qpMachine } from '../../machines/qp.machine.js';
 import { extractRelation } from '../../machines/relation.js';
+import { REPO_ROOT } from './paths.js';
 
 export const QP_TABLES_PATH = 'spec/QpTables.tla';
 
@@ -119,7 +120,7 @@ export function renderQpTables(): string {
   ].join('\n');
 }
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const ROOT = REPO_ROOT;
 
 /** Whether the committed spec/QpTables.tla under `root` is what the machines generate. */
 export async function qpTablesFresh(root: string = ROOT): Promise<boolean> {
