@@ -217,7 +217,12 @@ export class ReferenceDevice implements ProviderOps, NicServices {
     this.pendingDoorbells.add(qp);
     this.clock.defer(() => {
       if (!this.pendingDoorbells.delete(qp)) return;
-      qp.onDoorbell();
+      try {
+        qp.onDoorbell();
+      } catch (error) {
+        // A bug of ours must fail this QP, never escape from a microtask and end the process.
+        qp.fail({ kind: 'LOCAL_ERROR', fault: 'fatal', reason: `internal error: ${error instanceof Error ? error.message : String(error)}` });
+      }
     });
   }
 

@@ -82,7 +82,12 @@ export class RcPath implements DataPath, FrameHandler {
     encodeHello({ srcQpn: qp.qpNum, destQpn: qp.attrs.destQpNum, rqPsn: qp.attrs.rqPsn, maxMessage: qp.services.maxMessage, maxDestRdAtomic: qp.attrs.maxDestRdAtomic }, hello);
     this.tx.raw(hello);
     this.tx.flush();
-    transport.start(this.sink(this.rx));
+    // Bytes the socket buffered before the handover are read after the modify returns, so a
+    // malformed HELLO fails the QP in RTR, not inside the modify call that is taking it there.
+    const rx = this.rx;
+    qp.services.clock.defer(() => {
+      if (this.rx === rx) transport.start(this.sink(rx));
+    });
   }
 
   startSending(): void {
@@ -110,6 +115,9 @@ export class RcPath implements DataPath, FrameHandler {
     const transport = this.transport;
     if (transport === null || transport.closed || this.closing) return;
     this.closing = true;
+    // The next read may be lent to a posted receive or an MR range already: take it back, so
+    // that bytes read while the stream drains land in the discard area.
+    transport.retarget();
     if (terminateReason !== null && this.tx !== null) {
       const text = utf8Prefix(terminateReason, MAX_TERMINATE_TEXT);
       this.tx.frame({ opcode: 'TERMINATE', flags: 0, psn: 0, payloadLength: text.byteLength, reason: 1 }, [text]);
@@ -167,6 +175,7 @@ export class RcPath implements DataPath, FrameHandler {
 
   private internalError(error: unknown): void {
     this.rx?.kill();
+    this.transport?.retarget();
     this.qp.fail({ kind: 'LOCAL_ERROR', fault: 'fatal', reason: `internal error: ${describe(error)}` });
   }
 

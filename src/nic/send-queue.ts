@@ -7,20 +7,25 @@ import { isReadOrAtomic, type SendWqe } from './work-queues.js';
  * A QP's send queue: the WQEs in posting order, from post until their completion is built, and
  * the transmit cursor. This class is the only writer of the cursor and of every WQE's phase:
  *
- *   [ done | inFlight ... | queued ... ]
- *   ^ head               ^ cursor
+ *   [ done | inFlight ... | queued ... ]        or, after a local failure at F:
+ *   ^ head               ^ cursor              [ done | inFlight ... | queued ... | F done | queued ... ]
+ *                                                                                  ^ the cursor never passes F
  *
- * Everything before the cursor was transmitted (or failed before it could be) and is inFlight or
- * done; everything from the cursor on is queued. The requester moves WQEs forward, go-back-N moves
- * the cursor back, the completer takes done WQEs from the head. Each method checks the part of
- * the invariant it could break, and throws for a bug of ours (never for a peer's input: the
- * requester refuses that before it gets here).
+ * Everything before the cursor was transmitted and is inFlight or done; everything from the cursor
+ * on is queued, except the WQE that failed before it could be sent (a local protection error, a
+ * message too long for the peer): as in rxe, the requester stops there, and nothing after it is
+ * ever sent; it completes with its error once everything before it has, and the QP fails. The
+ * requester moves WQEs forward, go-back-N moves the cursor back (never past F), the completer
+ * takes done WQEs from the head. Each method checks the part of the invariant it could break, and
+ * throws for a bug of ours (never for a peer's input: the requester refuses that before).
  */
 export class SendQueue {
   private readonly wqes: SendWqe[] = [];
   /** Index of the first WQE not yet transmitted. */
   private cursor = 0;
   private inFlightCount = 0;
+  /** The WQE that failed before it was sent: the requester halts at it. */
+  private failed: SendWqe | null = null;
 
   constructor(readonly capacity: number) {}
 
@@ -37,9 +42,6 @@ export class SendQueue {
     return this.inFlightCount;
   }
 
-  get hasQueued(): boolean {
-    return this.cursor < this.wqes.length;
-  }
 
   push(wqe: SendWqe): void {
     this.check(!this.isFull, `push beyond the capacity of ${this.capacity}`);
@@ -47,10 +49,11 @@ export class SendQueue {
     this.wqes.push(wqe);
   }
 
-  /** The next WQE to transmit, if any. */
+  /** The next WQE to transmit, if any (none once the requester halted at a failed WQE). */
   peekQueued(): SendWqe | undefined {
     const wqe = this.wqes[this.cursor];
-    if (wqe !== undefined) this.check(wqe.phase === 'queued', `WQE ${wqe.wrId} at the cursor is ${wqe.phase}`);
+    if (wqe === undefined || wqe === this.failed) return undefined;
+    this.check(wqe.phase === 'queued', `WQE ${wqe.wrId} at the cursor is ${wqe.phase}`);
     return wqe;
   }
 
@@ -63,11 +66,11 @@ export class SendQueue {
     this.cursor++;
   }
 
-  /** The WQE at the cursor failed before it could be sent (a local protection error). */
+  /** The WQE at the cursor failed before it could be sent: done with its error, and the requester halts here. */
   failAtCursor(wqe: SendWqe, status: WcStatus, cause: QpErrorCause): void {
-    this.check(this.wqes[this.cursor] === wqe && wqe.phase === 'queued', `WQE ${wqe.wrId} failed out of order`);
+    this.check(this.wqes[this.cursor] === wqe && wqe.phase === 'queued' && this.failed === null, `WQE ${wqe.wrId} failed out of order`);
     this.setDone(wqe, status, cause);
-    this.cursor++;
+    this.failed = wqe;
   }
 
   /** An in-flight WQE is finished: its ACK or response came, or it failed. */
@@ -126,6 +129,11 @@ export class SendQueue {
     const head = this.wqes[0];
     if (head === undefined || head.phase !== 'done') return undefined;
     this.wqes.shift();
+    if (head === this.failed) {
+      this.check(this.cursor === 0, 'the failed WQE reached the head with WQEs before it in flight');
+      this.failed = null;
+      return head;
+    }
     this.check(this.cursor > 0, 'a done WQE at the head beyond the cursor');
     this.cursor--;
     return head;
@@ -136,10 +144,7 @@ export class SendQueue {
     for (const wqe of this.wqes) {
       if (wqe.phase !== 'done') this.setDone(wqe, 'WR_FLUSH_ERR', null);
     }
-    const all = this.wqes.splice(0);
-    this.cursor = 0;
-    this.inFlightCount = 0;
-    return all;
+    return this.discardAll();
   }
 
   /** RESET or destroy: everything vanishes without completion. */
@@ -147,6 +152,7 @@ export class SendQueue {
     const all = this.wqes.splice(0);
     this.cursor = 0;
     this.inFlightCount = 0;
+    this.failed = null;
     return all;
   }
 

@@ -6,6 +6,7 @@ import { resolveSgl } from './sgl.js';
 import type { RecvWqe, SendWqe } from './work-queues.js';
 
 const HOLDING_BYTES = NIC_LIMITS.streamHoldingBytes;
+const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
 /** Target for bytes read after a failure: never looked at. */
 const DISCARD = new Uint8Array(NIC_LIMITS.discardAreaBytes);
 
@@ -20,7 +21,7 @@ const describe = (error: unknown) => (error instanceof Error ? error.message : S
  * read or when its SGEs are full). Bytes that arrive with no receive posted wait in a bounded
  * holding area (copied once, and counted); when it fills, reading stops and TCP pushes back.
  */
-export class StreamPath implements DataPath, TransportSink {
+export class StreamPath implements DataPath {
   private transport: Transport | null = null;
   private readonly holding = new Uint8Array(HOLDING_BYTES);
   private holdStart = 0;
@@ -44,7 +45,26 @@ export class StreamPath implements DataPath, TransportSink {
     if (this.transport !== null) throw new Error('StreamPath invariant: a transport is already attached');
     this.transport = transport;
     this.qp.services.trackTransport(transport);
-    transport.start(this);
+    // Bytes the socket buffered before the handover are delivered after the modify returns.
+    this.qp.services.clock.defer(() => {
+      if (this.transport === transport) transport.start(this.sinkFor(transport));
+    });
+  }
+
+  /**
+   * The transport's view of this path. A transport detached by RESET may report its close after
+   * a new one was attached: only the current one's events count.
+   */
+  private sinkFor(transport: Transport): TransportSink {
+    return {
+      nextReadTarget: () => (this.transport === transport ? this.nextReadTarget() : DISCARD),
+      onBytes: (count) => {
+        if (this.transport === transport) this.onBytes(count);
+      },
+      onClose: (reason) => {
+        if (this.transport === transport) this.onClose(reason);
+      },
+    };
   }
 
   startSending(): void {
@@ -60,16 +80,25 @@ export class StreamPath implements DataPath, TransportSink {
   }
 
   shutdown(): void {
+    this.resetReceive();
     const transport = this.transport;
     if (transport === null || transport.closed || this.cancelLinger !== null) return;
+    // The receive buffer lent for the next read was flushed back to the application.
+    transport.retarget();
     this.cancelLinger = closeGracefully(transport, this.qp.services.clock);
+  }
+
+  private resetReceive(): void {
+    this.filled = this.segmentIndex = this.segmentOffset = 0;
+    this.holdStart = this.holdEnd = 0;
+    this.lent = null;
   }
 
   detach(): void {
     const transport = this.transport;
     this.transport = null;
-    this.holdStart = this.holdEnd = 0;
-    this.filled = this.segmentIndex = this.segmentOffset = 0;
+    this.resetReceive();
+    this.paused = false;
     this.cancelLinger?.();
     this.cancelLinger = null;
     if (transport !== null) {
@@ -78,8 +107,12 @@ export class StreamPath implements DataPath, TransportSink {
     }
   }
 
-  /** Every queued SEND goes out raw in one writev; each completes once the kernel has its bytes. */
+  /** Every queued SEND goes out raw, one writev per IOV_MAX chunks; each completes once the kernel has its bytes. */
   transmit(): void {
+    this.guard(() => this.transmitQueued());
+  }
+
+  private transmitQueued(): void {
     const { qp } = this;
     const transport = this.transport;
     if (transport === null || transport.closed) return;
@@ -108,9 +141,16 @@ export class StreamPath implements DataPath, TransportSink {
       qp.completer.completeSends();
     });
     qp.services.counters.bytesSent += chunks.reduce((sum, c) => sum + c.byteLength, 0);
-    if (chunks.length > 0) transport.writev(chunks, complete);
-    else if (batch.length > 0) qp.services.clock.defer(complete);
-    else qp.completer.completeSends();
+    if (chunks.length === 0) {
+      if (batch.length > 0) qp.services.clock.defer(complete);
+      else qp.completer.completeSends();
+      return;
+    }
+    // The batch completes with its last writev (a transport completes writes in order).
+    for (let start = 0; start < chunks.length; start += MAX_BATCH_CHUNKS) {
+      const last = start + MAX_BATCH_CHUNKS >= chunks.length;
+      transport.writev(chunks.slice(start, start + MAX_BATCH_CHUNKS), last ? complete : undefined);
+    }
   }
 
   private guard(body: () => void): void {
@@ -176,6 +216,8 @@ export class StreamPath implements DataPath, TransportSink {
       if (this.segmentOffset === head.sgList[this.segmentIndex]!.length) {
         this.segmentIndex++;
         this.segmentOffset = 0;
+        // Empty SGEs hold nothing: a WR whose remaining SGEs are all empty is full.
+        while (this.segmentIndex < head.sgList.length && head.sgList[this.segmentIndex]!.length === 0) this.segmentIndex++;
       }
       if (shortRead || this.segmentIndex >= head.sgList.length) this.finishRecv();
     });

@@ -76,6 +76,7 @@ class SimulatedEndpoint implements Transport, LinkEnd {
   private reason: TransportCloseReason | null = null;
   private closeScheduled = false;
   private halfClosed = false;
+  private paused = false;
 
   constructor(
     private readonly settings: LinkSettings,
@@ -122,6 +123,22 @@ class SimulatedEndpoint implements Transport, LinkEnd {
     this.shutDown(LOCAL);
   }
 
+  /** The held target is given back; the next delivery lands in a fresh one. */
+  retarget(): void {
+    if (this.target !== null) this.lendTarget();
+  }
+
+  /** Flow control: the link holds its bytes (its "kernel" buffer) until resumeReading(). */
+  pauseReading(): void {
+    this.paused = true;
+  }
+
+  resumeReading(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.incoming.kick();
+  }
+
   /** The link has no RST: closing once every batch is flushed is a FIN after all of them. */
   shutdown(): void {
     if (this.reason !== null || this.halfClosed) return;
@@ -131,7 +148,7 @@ class SimulatedEndpoint implements Transport, LinkEnd {
 
   /** Link side: may bytes be delivered now? */
   readyToRead(): boolean {
-    return this.sink !== null && this.reason === null && this.target !== null;
+    return this.sink !== null && this.reason === null && this.target !== null && !this.paused;
   }
 
   heldTarget(): Uint8Array {

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { NIC_LIMITS } from '../abi/limits.js';
+import { handleOf, internalsOf, type TcpHandle, type WrapOptions } from './node-internals.js';
 import type { Transport, TransportCloseReason, TransportCounters, TransportSink } from './types.js';
 
 const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
@@ -17,24 +18,6 @@ const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
  * Tx: one `writev()` batch = cork, write each chunk (Uint8Array views, never copied), uncork, so
  * Node takes its `_writev` path and libuv issues one writev(2) with one iovec per chunk.
  */
-
-/** The parts of Node's private TCP handle (src/tcp_wrap.cc) the handover relies on. */
-export interface TcpHandle {
-  reading?: boolean;
-  readStop(): number;
-  readStart?(): number;
-  close(callback?: () => void): void;
-  useUserBuffer?: unknown;
-  readonly fd?: number;
-}
-
-/** Private net.Socket fields the handover reads and writes (stable since Node 12). */
-export interface SocketInternals {
-  _handle: TcpHandle | null;
-}
-
-/** `handle` is the private option net.Server itself passes for accepted connections. */
-type WrapOptions = net.SocketConstructorOpts & { handle: TcpHandle; onread: net.OnReadOpts };
 
 /**
  * Handed to libuv instead of a sink target once the transport is closing, so a read can never
@@ -141,15 +124,15 @@ export class SocketTransport implements Transport {
    * back on the peer. The target lent last stays where the next read lands after resumeReading().
    */
   pauseReading(): void {
-    const handle = (this.socket as unknown as SocketInternals | null)?._handle;
-    if (handle === null || handle === undefined || this.reason !== null) return;
+    const handle = handleOf(this.socket);
+    if (handle === null || this.reason !== null) return;
     handle.reading = false;
     handle.readStop();
   }
 
   resumeReading(): void {
-    const handle = (this.socket as unknown as SocketInternals | null)?._handle;
-    if (handle === null || handle === undefined || this.reason !== null || typeof handle.readStart !== 'function') return;
+    const handle = handleOf(this.socket);
+    if (handle === null || this.reason !== null || typeof handle.readStart !== 'function') return;
     handle.reading = true;
     handle.readStart();
   }
@@ -158,6 +141,17 @@ export class SocketTransport implements Transport {
     if (this.reason !== null) return;
     this.reason = LOCAL;
     this.teardown();
+  }
+
+  /**
+   * The target lent to libuv for the next read is replaced by a fresh one from the sink: Node
+   * lends a user buffer to every read through the handle's `useUserBuffer`, and a new call takes
+   * effect for the next read.
+   */
+  retarget(): void {
+    const handle = handleOf(this.socket);
+    if (this.reason !== null || handle?.useUserBuffer === undefined) return;
+    handle.useUserBuffer(this.lendTarget() ?? CLOSED_TARGET);
   }
 
   shutdown(): void {
@@ -221,9 +215,8 @@ export class SocketTransport implements Transport {
     this.socket = socket;
     // A failed write must not destroy the socket before we read what the peer sent before it
     // reset (its NAK, its TERMINATE): Node destroys a stream on error only with autoDestroy.
-    const states = socket as unknown as { _readableState: { autoDestroy: boolean }; _writableState: { autoDestroy: boolean } };
-    states._readableState.autoDestroy = false;
-    states._writableState.autoDestroy = false;
+    internalsOf(socket)._readableState.autoDestroy = false;
+    internalsOf(socket)._writableState.autoDestroy = false;
     socket.on('error', (error: Error) => this.onSocketError(error));
     socket.on('end', () => {
       // After our own half-close the peer's FIN completes an orderly close we asked for.
@@ -231,6 +224,8 @@ export class SocketTransport implements Transport {
       socket.destroy();
     });
     socket.on('close', () => {
+      if (this.drainTimer !== null) clearTimeout(this.drainTimer);
+      this.drainTimer = null;
       if (this.reason === null) this.reason = { kind: 'error', message: 'socket closed unexpectedly' };
       this.fdClosed = true;
       this.deliverClose();

@@ -1,5 +1,6 @@
 import net from 'node:net';
-import { SocketTransport, type SocketInternals, type TcpHandle } from './socket-stream.js';
+import { internalsOf, type TcpHandle } from './node-internals.js';
+import { SocketTransport } from './socket-stream.js';
 import type { Transport } from './types.js';
 
 /**
@@ -25,7 +26,7 @@ function assertHandOverable(socket: net.Socket): TcpHandle {
   if (socket.writableLength > 0) {
     throw new Error(`takeSocket: ${socket.writableLength} byte(s) written before the handover are not flushed yet; wait for the write callback`);
   }
-  const handle = (socket as unknown as SocketInternals)._handle;
+  const handle = internalsOf(socket)._handle;
   if (handle === null || handle === undefined) throw new Error('takeSocket: socket has no handle');
   const kind = (handle as { constructor?: { name?: string } }).constructor?.name;
   if (kind !== 'TCP') throw new TypeError(`takeSocket: only TCP sockets can be handed over, this one is a ${kind ?? 'unknown'} handle`);
@@ -63,7 +64,7 @@ export function takeSocket(socket: net.Socket): Transport {
   socket.pause();
 
   // 3. Detach the handle so nothing the shell does (read → _read, destroy → close) reaches the fd.
-  (socket as unknown as SocketInternals)._handle = null;
+  internalsOf(socket)._handle = null;
 
   // 4. Take the bytes the application had not consumed yet. read() concatenates them once.
   const early: Buffer[] = [];

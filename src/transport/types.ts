@@ -40,7 +40,13 @@ export interface Transport {
    * registered memory and of header buffers that stay untouched until `onWritten` runs.
    */
   writev(chunks: readonly Uint8Array[], onWritten?: () => void): void;
-  /** Stops reading (TCP flow control pushes back on the peer); optional: the simulator has none. */
+  /**
+   * The sink's next target changed (it stopped interpreting the stream): the target already lent
+   * for the next read is dropped and `nextReadTarget()` is asked again at once, so no later byte
+   * lands in memory the sink has given back.
+   */
+  retarget(): void;
+  /** Stops reading (TCP flow control pushes back on the peer) until resumeReading(). */
   pauseReading?(): void;
   resumeReading?(): void;
   /**

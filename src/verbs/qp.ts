@@ -195,7 +195,11 @@ export class QueuePair {
     this.post(list, hole, (wr, index) => checkRecvWr(wr, index, this.cap), (requests) => provider.postRecv(this.deps.handle, requests));
   }
 
-  /** Checks WRs in order, posts the valid prefix, and reports the first refusal (ours or the provider's). */
+  /**
+   * Checks WRs in order, posts the valid prefix, and reports the first refusal. The provider
+   * always sees the post, even with an empty prefix: a state that refuses every post (RESET, and
+   * INIT/RTR for sends) is reported before anything wrong with WR 0, as rxe does.
+   */
   private post<W, R extends SendRequest | RecvRequest>(list: readonly W[], hole: number | null, check: (wr: W, index: number) => R, submit: (requests: R[]) => PostResult): void {
     const end = hole ?? list.length;
     const requests: R[] = [];
@@ -209,7 +213,7 @@ export class QueuePair {
         break;
       }
     }
-    const result = requests.length > 0 || refused === null ? submit(requests) : { posted: 0 };
+    const result = submit(requests);
     if (result.error !== undefined) throw new VerbsError(result.error.errno, result.error.message, result.posted);
     if (refused !== null) throw refused;
   }

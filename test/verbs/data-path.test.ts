@@ -14,6 +14,7 @@ function recordingTransport(log: { targets: Uint8Array[]; batches: Uint8Array[][
       get closed() { return inner.closed; },
       close: () => inner.close(),
       shutdown: () => inner.shutdown(),
+      retarget: () => inner.retarget(),
       writev: (chunks, onWritten) => { log.batches.push([...chunks]); inner.writev(chunks, onWritten); },
       start: (sink: TransportSink) => inner.start({
         nextReadTarget: () => { const target = sink.nextReadTarget(); log.targets.push(target); return target; },
