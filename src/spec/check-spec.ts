@@ -5,38 +5,32 @@
  *    liveness properties; and the state graph it explored is compared, state by state and edge by
  *    edge, with the TypeScript transliteration's (src/spec/model.ts), which the trace checker and
  *    the larger configs rely on;
- *  - TLC (`java -cp $TLA2TOOLS_JAR tlc2.TLC`) on every config in spec/ when TLA2TOOLS_JAR is set.
+ *  - TLC (`java -cp $TLA2TOOLS_JAR tlc2.TLC`) on every config in spec/ when TLA2TOOLS_JAR is set:
+ *    the CI configs whole, the deep one's invariants only (its liveness on request), on
+ *    TLC_WORKERS (2) workers, each run killed after TLC_TIMEOUT (900) s; see tlc-plan.ts.
  *
  * Prints states, depth, time and result per config, and a counterexample as a numbered trace that
  * names the broken invariant. Exit 0 when every run passed, 1 otherwise, 2 on a usage error.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCfg, specConstants } from './cfg.js';
+import { cfgWith } from './cfg-sections.js';
+import { describeReport, reportHeadline, type ConfigReport, type SpecStatus } from './config-report.js';
 import { formatCounterexample } from './counterexample.js';
-import { explore } from './explore.js';
+import { explore, type ExploreResult } from './explore.js';
 import { fromTla, RcVerbsModel, stateKey } from './model.js';
 import { parseQpTables } from './qp-tables.js';
 import { SPEC_DIR } from './paths.js';
 import { inlineTables, readSpecText, readTablesText, runTlaChecker, SPEC_MODULE, type StateGraph } from './tla-checker.js';
+import { checkWithTlc, type TlcRunOptions } from './tlc-run.js';
+import { livenessNotChecked, tlcSettingsFromEnv, tlcSteps, type TlcSettings } from './tlc-plan.js';
 
-export interface ConfigReport {
-  readonly config: string;
-  readonly checker: 'tla-checker' | 'TLC';
-  readonly ok: boolean;
-  readonly states: number | null;
-  readonly depth: number | null;
-  readonly seconds: number;
-  /** The invariant or property a counterexample breaks. */
-  readonly violated: string | null;
-  /** A readable trace, when the checker found a counterexample. */
-  readonly counterexample: string | null;
-  /** Anything else that went wrong: disagreements with the transliteration, checker errors. */
-  readonly problems: readonly string[];
-}
+// Moved to their own files; re-exported so that existing importers keep working.
+export { cfgWith } from './cfg-sections.js';
+export { describeReport, type ConfigReport } from './config-report.js';
+export { readTlcOutput } from './tlc-output.js';
 
 export const configPath = (name: string) => join(SPEC_DIR, name);
 
@@ -47,20 +41,6 @@ export function ciConfigs(): string[] {
 
 export function allConfigs(): string[] {
   return readdirSync(SPEC_DIR).filter((f) => f.endsWith('.cfg')).sort();
-}
-
-/** The cfg text with its INVARIANT(S) and PROPERTY/PROPERTIES sections replaced. */
-export function cfgWith(cfgText: string, sections: { invariants: readonly string[]; properties: readonly string[] }): string {
-  const dropped = new Set(['INVARIANT', 'INVARIANTS', 'PROPERTY', 'PROPERTIES']);
-  const kept: string[] = [];
-  let dropping = false;
-  for (const line of cfgText.split('\n')) {
-    const keyword = /^([A-Z_]+)(\s|$)/.exec(line)?.[1];
-    if (keyword !== undefined) dropping = dropped.has(keyword);
-    if (!dropping) kept.push(line);
-  }
-  const add = (keyword: string, names: readonly string[]) => (names.length === 0 ? [] : [keyword, ...names.map((n) => `  ${n}`)]);
-  return [...kept, ...add('INVARIANTS', sections.invariants), ...add('PROPERTIES', sections.properties), ''].join('\n');
 }
 
 /** Breadth-first depth of the checker's graph from its first node (TLC's "depth": Init counts 1). */
@@ -85,11 +65,13 @@ function graphDepth(graph: StateGraph, init: string): number {
   return depth;
 }
 
-/** Differences between the checker's state graph and the transliteration's, as sentences. */
-export function compareGraphs(graph: StateGraph, model: RcVerbsModel): string[] {
+/**
+ * Differences between the checker's state graph and the transliteration's, as sentences. `mine` is
+ * the transliteration's exploration with its edges, when the caller has it already.
+ */
+export function compareGraphs(graph: StateGraph, model: RcVerbsModel, mine: ExploreResult = explore(model, { keepEdges: true })): string[] {
   const keyOf = new Map<string, string>();
   for (const [id, vars] of graph.nodes) keyOf.set(id, stateKey(fromTla(vars)));
-  const mine = explore(model, { keepEdges: true });
   const problems: string[] = [];
   const checkerStates = new Set(keyOf.values());
   const missing = [...(mine.keys ?? [])].filter((k) => !checkerStates.has(k));
@@ -115,6 +97,8 @@ export interface TlaCheckerRunOptions {
   readonly maxStates?: number;
   /** The config's text (default: the file spec/<cfgName>). */
   readonly cfgText?: string;
+  /** What the run is doing, for a progress display. */
+  readonly onStatus?: (text: string) => void;
 }
 
 /** One config through tla-checker. */
@@ -125,8 +109,13 @@ export function checkWithTlaChecker(cfgName: string, options: TlaCheckerRunOptio
   const tablesText = readTablesText();
   const source = inlineTables(options.specText ?? readSpecText(), tablesText);
   const compare = options.compareWithModel ?? true;
-  const result = runTlaChecker(source, cfgText, { exportGraph: compare, maxStates: options.maxStates });
   const model = new RcVerbsModel(specConstants(cfg), parseQpTables(tablesText));
+  // tla-checker is one synchronous call with no progress callback (~90 s on a CI config). The
+  // transliteration explores the same graph in seconds, so its count, taken first, says what
+  // the call is working through; the comparison below reuses it.
+  const mine = compare ? explore(model, { keepEdges: true }) : null;
+  if (mine !== null) options.onStatus?.(`checking ${mine.states.toLocaleString('en-US')} states, depth ${mine.depth} (the transliteration's count; tla-checker reports only when done)`);
+  const result = runTlaChecker(source, cfgText, { exportGraph: compare, maxStates: options.maxStates });
   const problems: string[] = [];
   let violated = result.violated;
   let counterexample: string | null = null;
@@ -143,7 +132,7 @@ export function checkWithTlaChecker(cfgName: string, options: TlaCheckerRunOptio
   if (result.ok && result.graph !== null) {
     const init = [...result.graph.nodes.keys()][0];
     if (init !== undefined) depth = graphDepth(result.graph, init);
-    problems.push(...compareGraphs(result.graph, model));
+    problems.push(...compareGraphs(result.graph, model, mine ?? undefined));
   }
   return {
     config: cfgName,
@@ -158,115 +147,86 @@ export function checkWithTlaChecker(cfgName: string, options: TlaCheckerRunOptio
   };
 }
 
-/** What TLC printed, in the report's terms. Exported for tests of the parser. */
-export function readTlcOutput(config: string, output: string, exitCode: number, seconds: number): ConfigReport {
-  const num = (re: RegExp) => {
-    const m = re.exec(output);
-    return m === null ? null : Number(m[1]!.replace(/,/g, ''));
-  };
-  const states = num(/([\d,]+) distinct states found/);
-  const depth = num(/depth of the complete state graph search is ([\d,]+)/);
-  const invariant = /Invariant (\w+) is violated/.exec(output)?.[1] ?? null;
-  const temporal = /Temporal properties were violated/.test(output);
-  const property = /Property (\w+) is violated/.exec(output)?.[1] ?? null;
-  const passed = /Model checking completed\. No error has been found\./.test(output) && exitCode === 0;
-  const traceStart = output.search(/Error: The behavior up to this point is:|Error: The following behavior/);
-  const problems: string[] = [];
-  if (!passed && invariant === null && !temporal) {
-    problems.push(`TLC exited ${exitCode}: ${output.split('\n').filter((l) => /Error|error|Exception/.test(l)).slice(0, 5).join(' | ') || 'no result line'}`);
-  }
-  return {
-    config,
-    checker: 'TLC',
-    ok: passed,
-    states,
-    depth,
-    seconds,
-    violated: invariant ?? property ?? (temporal ? 'a temporal property' : null),
-    counterexample: traceStart < 0 ? null : output.slice(traceStart).split('\n').filter((l) => !/^\d+ states generated|^Finished in|^Starting/.test(l)).join('\n').trim(),
-    problems,
-  };
-}
-
-/** One config through TLC. */
-export async function checkWithTlc(jar: string, cfgName: string): Promise<ConfigReport> {
-  const started = performance.now();
-  const metadir = mkdtempSync(join(tmpdir(), 'tcpverbs-tlc-'));
-  try {
-    const args = ['-XX:+UseParallelGC', '-cp', jar, 'tlc2.TLC', '-workers', 'auto', '-metadir', metadir, '-config', cfgName, `${SPEC_MODULE}.tla`];
-    const child = spawn('java', args, { cwd: SPEC_DIR, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString('utf8'); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString('utf8'); });
-    const exitCode = await new Promise<number>((done, fail) => {
-      child.once('error', fail);
-      child.once('close', (code) => done(code ?? 1));
-    });
-    return readTlcOutput(cfgName, output, exitCode, (performance.now() - started) / 1000);
-  } catch (error) {
-    return { config: cfgName, checker: 'TLC', ok: false, states: null, depth: null, seconds: (performance.now() - started) / 1000, violated: null, counterexample: null, problems: [`could not run java: ${error instanceof Error ? error.message : String(error)}`] };
-  } finally {
-    rmSync(metadir, { recursive: true, force: true });
-  }
-}
-
 export interface CheckSpecOptions {
   readonly log?: (line: string) => void;
   /** TLC's jar; default process.env.TLA2TOOLS_JAR. */
   readonly tlcJar?: string | undefined;
-  /** Called after each config with (checked so far, configs in all). */
+  /** Workers, time bound, deep liveness; default tlcSettingsFromEnv(). */
+  readonly tlc?: TlcSettings;
+  /** Called before the first check with (0, checks in all) and after each with (checked so far, checks in all). */
   readonly onProgress?: (done: number, total: number) => void;
-}
-
-export function describeReport(r: ConfigReport): string {
-  const fmt = (n: number | null) => (n === null ? '?' : n.toLocaleString('en-US'));
-  const depth = r.depth === null ? '' : `, depth ${fmt(r.depth)}`;
-  const head = `${r.checker.padEnd(11)} ${r.config.padEnd(22)} ${(r.ok ? 'pass' : 'FAIL').padEnd(4)}  states ${fmt(r.states)}${depth}, ${r.seconds.toFixed(1)} s`;
-  return [
-    head + (r.violated === null ? '' : `; violated: ${r.violated}`),
-    ...r.problems.map((p) => `  ${p}`),
-    ...(r.counterexample === null ? [] : [r.counterexample]),
-  ].join('\n');
+  /** What is running now: a config starting or ending, TLC's state counts as they come. */
+  readonly onStatus?: SpecStatus;
+  /** The configs to check (default: the CI configs through tla-checker, every config through TLC). */
+  readonly configs?: { readonly tlaChecker?: readonly string[]; readonly tlc?: readonly string[] };
+  /** For tests: another java executable. */
+  readonly java?: TlcRunOptions['java'];
 }
 
 /** Every CI config through tla-checker; with a TLC jar, every config through TLC too. */
 export async function checkSpec(options: CheckSpecOptions = {}): Promise<ConfigReport[]> {
   const log = options.log ?? (() => {});
+  const status: SpecStatus = options.onStatus ?? (() => {});
   const reports: ConfigReport[] = [];
   const jar = options.tlcJar ?? process.env.TLA2TOOLS_JAR;
   const useTlc = jar !== undefined && jar !== '';
-  const total = ciConfigs().length + (useTlc ? allConfigs().length : 0);
-  for (const cfg of ciConfigs()) {
-    log(`tla-checker ${cfg} ...`);
-    const report = checkWithTlaChecker(cfg);
+  const settings = options.tlc ?? (useTlc ? tlcSettingsFromEnv() : null);
+  const checkerConfigs = options.configs?.tlaChecker ?? ciConfigs();
+  const tlcConfigs = (options.configs?.tlc ?? allConfigs()).map((name) => ({ name, text: readFileSync(configPath(name), 'utf8') }));
+  const steps = useTlc && settings !== null && existsSync(jar) ? tlcSteps(tlcConfigs, settings) : [];
+  const total = checkerConfigs.length + (useTlc ? Math.max(steps.length, 1) : 0);
+  const finish = (report: ConfigReport) => {
     log(describeReport(report));
+    status(reportHeadline(report), 'milestone');
     reports.push(report);
     options.onProgress?.(reports.length, total);
+  };
+  options.onProgress?.(0, total);
+  for (const cfg of checkerConfigs) {
+    log(`tla-checker ${cfg} ...`);
+    status(`tla-checker ${cfg} (${reports.length + 1} of ${total}): exploring the transliteration`, 'milestone');
+    finish(checkWithTlaChecker(cfg, { onStatus: (text) => status(`tla-checker ${cfg} (${reports.length + 1} of ${total}): ${text}`, 'milestone') }));
   }
-  if (useTlc) {
-    if (!existsSync(jar)) {
-      reports.push({ config: '*', checker: 'TLC', ok: false, states: null, depth: null, seconds: 0, violated: null, counterexample: null, problems: [`TLA2TOOLS_JAR=${jar} does not exist`] });
-    } else {
-      for (const cfg of allConfigs()) {
-        log(`TLC ${cfg} ...`);
-        const report = await checkWithTlc(resolve(jar), cfg);
-        log(describeReport(report));
-        reports.push(report);
-        options.onProgress?.(reports.length, total);
-      }
-    }
-  } else {
+  if (!useTlc) {
     log('TLC: not run (set TLA2TOOLS_JAR to the path of tla2tools.jar to check every config, the deep one included)');
+    return reports;
+  }
+  if (!existsSync(jar)) {
+    finish({ config: '*', checker: 'TLC', ok: false, states: null, depth: null, seconds: 0, violated: null, counterexample: null, problems: [`TLA2TOOLS_JAR=${jar} does not exist`] });
+    return reports;
+  }
+  for (const name of livenessNotChecked(tlcConfigs, settings!)) {
+    const line = `TLC ${name}: invariants only; its liveness is a step of its own (TLC_DEEP_LIVENESS=1, see docs/spec.md)`;
+    log(line);
+    status(line, 'milestone');
+  }
+  for (const step of steps) {
+    log(`TLC ${step.label} (${settings!.workers} workers, at most ${settings!.timeoutSeconds} s) ...`);
+    status(`TLC ${step.label} (${reports.length + 1} of ${total}): starting, ${settings!.workers} workers`, 'milestone');
+    finish(await checkWithTlc(resolve(jar), step, { ...settings!, onStatus: status, java: options.java }));
   }
   return reports;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
   if (argv.length > 0 && !(argv.length === 1 && argv[0] === '--json')) {
-    process.stderr.write(`check-spec: unknown arguments ${argv.join(' ')}; usage: check-spec [--json] (TLA2TOOLS_JAR=/path/tla2tools.jar runs TLC on every config)\n`);
+    process.stderr.write(`check-spec: unknown arguments ${argv.join(' ')}; usage: check-spec [--json] `
+      + '(TLA2TOOLS_JAR=/path/tla2tools.jar runs TLC on every config; TLC_WORKERS, TLC_TIMEOUT seconds, TLC_DEEP_LIVENESS=1 tune it)\n');
     return 2;
   }
-  const reports = await checkSpec({ log: (line) => process.stderr.write(`${line}\n`) });
+  let tlc: TlcSettings;
+  try {
+    tlc = tlcSettingsFromEnv();
+  } catch (error) {
+    process.stderr.write(`check-spec: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 2;
+  }
+  const reports = await checkSpec({
+    log: (line) => process.stderr.write(`${line}\n`),
+    tlc,
+    // TLC's own progress lines (about one a minute); the milestones are in the log already.
+    onStatus: (text, kind) => { if (kind === 'tick') process.stderr.write(`  ${text}\n`); },
+  });
   const passed = reports.filter((r) => r.ok).length;
   process.stderr.write(`\nspec ${basename(SPEC_DIR)}/${SPEC_MODULE}.tla: ${passed} of ${reports.length} checks passed\n`);
   if (argv[0] === '--json') process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
