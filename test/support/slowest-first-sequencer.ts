@@ -8,7 +8,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * from, hence the list; the rest keep vitest's own order.
  */
 export const SLOWEST_FILES: readonly string[] = [
-  'test/spec/trace-validation.test.ts', // ~130 s: 120 simulated + 5 TCP traces, 17 through tla-checker
+  'test/spec/trace-validation.test.ts', // ~90 s: 120 simulated + 5 TCP traces, 8 through tla-checker
   'test/spec/ci-config.test.ts', // ~100 s: tla-checker on RcVerbs_ci.cfg
   'test/spec/ci-write-config.test.ts', // ~90 s: tla-checker on RcVerbs_ci_write.cfg
   'test/spec/planted-bugs.test.ts', // ~45 s
