@@ -74,6 +74,18 @@ export const NIC_LIMITS = {
   closeLingerMs: 1000,
 } as const;
 
+/** The adapter protocol between the conformance kit and an implementation (docs/adapter.md). */
+export const ADAPTER_LIMITS = {
+  /** Longest line either side writes: a reader buffers a line whole before parsing it. */
+  maxLineBytes: 1 << 20,
+  /** Bytes one readMr/writeMr moves: base64 makes them 4/3 larger, and the line must still fit. */
+  maxTransferBytes: 512 * 1024,
+  /** WRs in one postSend/postRecv and completions in one pollCq: bounded like a real CQ poll. */
+  maxBatch: 1024,
+  /** Longest the kit waits for one reply before it names the op as hung. */
+  opTimeoutMs: 10_000,
+} as const;
+
 /** Virtual addresses of registrations: high, page-aligned, with random gaps (nic/memory.ts). */
 export const ADDRESS_LIMITS = {
   base: 0x7f00_0000_0000,
@@ -94,4 +106,5 @@ assertLimit(DEVICE_LIMITS.maxQpRdAtom <= 0xff && DEVICE_LIMITS.maxQpInitRdAtom <
 assertLimit(NIC_LIMITS.streamHoldingBytes % 2 === 0, 'STREAM reading pauses at exactly half the holding area');
 assertLimit(NIC_LIMITS.discardAreaBytes >= WIRE_LIMITS.frameHeaderBytes, 'a discard read can take at least a header');
 assertLimit(ADDRESS_LIMITS.limit > ADDRESS_LIMITS.base, 'the address space is not empty');
+assertLimit(Math.ceil(ADAPTER_LIMITS.maxTransferBytes / 3) * 4 + 4096 <= ADAPTER_LIMITS.maxLineBytes, 'a full readMr/writeMr, base64-encoded, fits one protocol line');
 assertLimit(WIRE_LIMITS.maxTerminateText < WIRE_LIMITS.frameHeaderBytes * 16, 'a TERMINATE stays a small control frame');

@@ -10,6 +10,8 @@ import { runStages, summaryTable } from './run-stages.js';
 import { runPingpong } from './pingpong.js';
 import { Monitor } from '../monitor/monitor.js';
 import { verifyStages } from './verify-stages.js';
+import { serveAdapter } from '../conformance/adapter/serve.js';
+import { adapterJsonSchemaText } from '../conformance/protocol/json-schema.js';
 import { REPO_ROOT } from '../spec/paths.js';
 
 /** The package root: generated docs are written relative to it. */
@@ -88,6 +90,20 @@ export function buildProgram(): Command {
         monitor.assertAgreement();
         process.stderr.write('monitor: every step agreed with the models\n');
       }
+    });
+
+  program
+    .command('adapter')
+    .description('serve the reference implementation over the conformance adapter protocol (docs/adapter.md) on stdin/stdout')
+    .option('--schema', 'print the protocol\'s JSON Schema (docs/adapter.schema.json) and exit')
+    .action(async (options: { schema?: boolean }) => {
+      if (options.schema === true) {
+        process.stdout.write(adapterJsonSchemaText());
+        return;
+      }
+      await serveAdapter(process.stdin, process.stdout);
+      // Exit once every reply is written: the kit waits for the process to end after `exit`.
+      process.stdout.write('', () => process.exit(0));
     });
 
   program
