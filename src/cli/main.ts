@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { MACHINE_CATALOG, catalogEntry } from '../../machines/catalog.js';
 import { extractRelation } from '../../machines/relation.js';
 import { QP_MODIFY_TABLE } from '../../machines/qp-modify-table.js';
@@ -10,7 +10,10 @@ import { runStages, summaryTable } from './run-stages.js';
 import { runPingpong } from './pingpong.js';
 import { Monitor } from '../monitor/monitor.js';
 import { verifyStages } from './verify-stages.js';
+import { writeFile } from 'node:fs/promises';
 import { serveAdapter } from '../conformance/adapter/serve.js';
+import { GROUPS, conform } from '../conformance/kit/conform.js';
+import { junitReport, textReport } from '../conformance/kit/report.js';
 import { adapterJsonSchemaText } from '../conformance/protocol/json-schema.js';
 import { REPO_ROOT } from '../spec/paths.js';
 
@@ -37,7 +40,9 @@ export function buildProgram(): Command {
   const program = new Command()
     .name('tcpverbs')
     .description('IB verbs (RC) over TCP: formal models, reference implementation and conformance checks')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Usage errors exit 2 (as conform promises), not commander's default 1: see the catch below.
+    .exitOverride();
 
   program
     .command('verify')
@@ -107,6 +112,39 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('conform')
+    .description('check an implementation through its adapter (docs/adapter.md): generated cases from the models and the kernel table')
+    .requiredOption('--adapter <command>', 'the command line that starts the implementation\'s adapter, e.g. "tcpverbs adapter"')
+    .option('--only <groups>', `comma-separated groups (${GROUPS.join(', ')})`, (value: string) => {
+      const groups = value.split(',').map((g) => g.trim()).filter((g) => g !== '');
+      const unknown = groups.filter((g) => !GROUPS.includes(g));
+      if (unknown.length > 0) throw new InvalidArgumentError(`unknown group ${unknown.join(', ')}; groups are ${GROUPS.join(', ')}`);
+      return groups;
+    })
+    .option('--seed <n>', 'seed of the generated sequences', positiveInt('seed', 0, 2 ** 31 - 1), 1)
+    .option('--report <format>', 'text, json or junit', (value: string) => {
+      if (!['text', 'json', 'junit'].includes(value)) throw new InvalidArgumentError(`--report must be text, json or junit, got ${JSON.stringify(value)}`);
+      return value;
+    }, 'text')
+    .option('--out <file>', 'write the report to a file instead of stdout')
+    .action(async (options: { adapter: string; only?: string[]; seed: number; report: string; out?: string }) => {
+      let done = 0;
+      const report = await conform({
+        adapter: options.adapter, seed: options.seed, ...(options.only === undefined ? {} : { only: options.only }),
+        onCase: () => {
+          done++;
+          if (process.stderr.isTTY && done % 50 === 0) process.stderr.write(`\r  ${done} cases`);
+        },
+      });
+      if (process.stderr.isTTY) process.stderr.write('\r');
+      const text = options.report === 'json' ? `${JSON.stringify(report, null, 2)}\n` : options.report === 'junit' ? junitReport(report) : textReport(report);
+      if (options.out !== undefined) await writeFile(options.out, text);
+      else process.stdout.write(text);
+      if (options.out !== undefined || options.report !== 'text') process.stderr.write(`${report.passed} passed, ${report.failed} failed, ${report.notClaimed} not claimed\n`);
+      process.exitCode = report.failed === 0 ? 0 : 1;
+    });
+
+  program
     .command('tables')
     .description('print a machine\'s transition relation (and the QP modify/post tables) as JSON')
     .argument('[machine]', `one of ${MACHINE_CATALOG.map((e) => e.name).join(', ')}; all when omitted`)
@@ -123,6 +161,11 @@ export function buildProgram(): Command {
 const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invokedDirectly || process.env.TCPVERBS_BIN === '1') {
   buildProgram().parseAsync(process.argv).catch((error: unknown) => {
+    if (error instanceof CommanderError) {
+      // Commander has already printed its message (or the help); --help and --version are not errors.
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
     process.stderr.write(`tcpverbs: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 2;
   });

@@ -210,7 +210,9 @@ export class ReferenceOps {
 /** The error reply for whatever a verbs call threw. */
 export function errorOf(error: unknown): { errno: string; message: string; badWr?: number } {
   if (error instanceof VerbsError || error instanceof AdapterError) {
-    return { errno: error.errno, message: error.message, ...(error.badWr === undefined ? {} : { badWr: error.badWr }) };
+    // VerbsError's message starts with its errno, which the reply carries on its own.
+    const message = error.message.startsWith(`${error.errno}: `) ? error.message.slice(error.errno.length + 2) : error.message;
+    return { errno: error.errno, message, ...(error.badWr === undefined ? {} : { badWr: error.badWr }) };
   }
   return { errno: 'EIO', message: `the reference threw: ${error instanceof Error ? error.message : String(error)}` };
 }

@@ -11,9 +11,9 @@ import { ReferenceOps, errorOf } from './reference-ops.js';
  * each reply carries its request's id (an `accept` that waits does not hold up the others).
  * Resolves when the kit sends `exit` or closes `input`.
  */
-export function serveAdapter(input: Readable, output: Writable): Promise<void> {
+export function serveAdapter(input: Readable, output: Writable, opsFor: (emit: (event: Record<string, unknown>) => void) => ReferenceOps = (emit) => new ReferenceOps(emit)): Promise<void> {
   const write = (message: unknown) => output.write(`${JSON.stringify(message)}\n`);
-  const ops = new ReferenceOps((event) => write({ event }));
+  const ops = opsFor((event) => write({ event }));
   const lines = createInterface({ input, crlfDelay: Infinity });
   return new Promise((resolve) => {
     let done = false;

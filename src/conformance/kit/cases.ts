@@ -1,0 +1,31 @@
+/** What a conformance case reports: passed, failed (with what was done, expected, got, and the rule), or not claimed. */
+export type CaseStatus = 'passed' | 'failed' | 'not claimed';
+
+export interface CaseResult {
+  readonly name: string;
+  readonly group: string;
+  readonly status: CaseStatus;
+  /** For a failure: what was done, what was expected, what came back, and the rule it comes from. */
+  readonly message?: string;
+}
+
+export interface Capabilities {
+  readonly qpTypes: readonly string[];
+  readonly opcodes: readonly string[];
+  readonly features: readonly string[];
+  readonly limits: Readonly<Record<string, number>>;
+}
+
+/** What a suite records as it goes: coverage of the machines' vocabulary the IUT was seen to reach. */
+export interface Coverage {
+  readonly qpStates: Set<string>;
+  readonly transitions: Set<string>;
+  readonly wcStatuses: Set<string>;
+  readonly opcodes: Set<string>;
+}
+
+export const newCoverage = (): Coverage => ({ qpStates: new Set(), transitions: new Set(), wcStatuses: new Set(), opcodes: new Set() });
+
+export function failure(did: string, expected: string, got: string, rule: string): string {
+  return `did ${did}; expected ${expected}; got ${got}; rule: ${rule}`;
+}

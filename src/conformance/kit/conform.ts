@@ -1,0 +1,54 @@
+import { PROTOCOL_VERSION } from '../protocol/messages.js';
+import { AdapterBroken, AdapterClient } from './adapter-client.js';
+import { newCoverage, type CaseResult, type Capabilities } from './cases.js';
+import { QP_MODIFY_GROUP, runQpModifySuite } from './qp-modify-suite.js';
+import { buildReport, type ConformReport } from './report.js';
+
+export interface ConformOptions {
+  /** The IUT's adapter command line. */
+  readonly adapter: string;
+  readonly seed?: number;
+  /** Groups to run; all when absent. */
+  readonly only?: readonly string[];
+  readonly cwd?: string;
+  /** Called for every case as it ends (progress). */
+  readonly onCase?: (result: CaseResult) => void;
+}
+
+/** The generated groups, in the order they run. */
+export const GROUPS: readonly string[] = [QP_MODIFY_GROUP];
+
+/**
+ * `tcpverbs conform`: starts the IUT's adapter, asks what it claims, runs the generated groups
+ * and reports every case. A broken adapter (crash, hang, garbage, a reply outside the schema) is
+ * a failed case named for what it did, never an exception of the kit.
+ */
+export async function conform(options: ConformOptions): Promise<ConformReport> {
+  const started = performance.now();
+  const seed = options.seed ?? 1;
+  const cases: CaseResult[] = [];
+  const coverage = newCoverage();
+  const iut = new AdapterClient({ command: options.adapter, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
+  let implementation = options.adapter;
+  try {
+    const hello = await iut.request('hello', { protocol: PROTOCOL_VERSION }) as { name: string; protocolVersion: number; capabilities: Capabilities };
+    implementation = hello.name;
+    if (hello.protocolVersion !== PROTOCOL_VERSION) throw new AdapterBroken(`the adapter speaks protocol ${hello.protocolVersion}; this kit speaks ${PROTOCOL_VERSION}`);
+    for (const group of GROUPS) {
+      if (options.only !== undefined && !options.only.includes(group)) continue;
+      const record = (result: CaseResult) => {
+        cases.push(result);
+        options.onCase?.(result);
+      };
+      if (group === QP_MODIFY_GROUP) await runQpModifySuite(iut, hello.capabilities, coverage, record);
+    }
+  } catch (error) {
+    const message = error instanceof AdapterBroken ? `the adapter broke the protocol: ${error.message}` : `the adapter refused a set-up step: ${error instanceof Error ? error.message : String(error)}`;
+    const result: CaseResult = { name: 'adapter', group: 'adapter', status: 'failed', message };
+    cases.push(result);
+    options.onCase?.(result);
+  } finally {
+    await iut.close();
+  }
+  return buildReport(implementation, PROTOCOL_VERSION, seed, cases, coverage, (performance.now() - started) / 1000);
+}

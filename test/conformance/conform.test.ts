@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ConformReport } from '../../src/conformance/kit/report.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const NODE = `"${process.execPath}" --import tsx`;
+
+function conform(adapter: string, ...args: string[]) {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src/cli/main.ts'), 'conform', '--adapter', adapter, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describe('tcpverbs conform', () => {
+  it('the reference passes every generated qp-modify case (json report, exit 0)', () => {
+    const { code, stdout, stderr } = conform(`${NODE} src/cli/main.ts adapter`, '--report', 'json');
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(stdout) as ConformReport;
+    expect(report).toMatchObject({ implementation: expect.stringMatching(/^tcpverbs reference/), failed: 0 });
+    expect(report.groups['qp-modify']!.passed).toBeGreaterThan(1000);
+    // What the reference does not claim (alternate paths, a new address vector in SQD) is reported, not failed.
+    expect(report.cases.filter((c) => c.status === 'not claimed').every((c) => /needs (alt-path|sqd-av)/.test(c.message ?? ''))).toBe(true);
+    expect(report.coverage.qpStates).toEqual(['ERR', 'INIT', 'RESET', 'RTR', 'RTS', 'SQD']);
+  }, 300_000);
+
+  it('catches a stack that accepts RTR→RTS without SQ_PSN, naming the case and the kernel rule', () => {
+    const { code, stdout } = conform(`${NODE} test/conformance/mutants/lax-rtr-to-rts.ts`);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/qp-modify RTR→RTS STATE\|TIMEOUT\|RETRY_CNT\|RNR_RETRY\|MAX_QP_RD_ATOMIC: did modifyQp\(RTR→RTS, mask [A-Z_|]+\); expected refused with EINVAL, QP still RTR; got accepted, QP now RTS; rule: kernel qp_state_table: RTR→RTS requires SQ_PSN/);
+    expect(stdout).toMatch(/^\d+ passed, [1-9]\d* failed, \d+ not claimed$/m);
+  }, 300_000);
+
+  it('an adapter that writes garbage is a named failure with exit 1, never a crash of the kit; junit output too', () => {
+    const garbage = `"${process.execPath}" -e "process.stdin.once('data', () => console.log('garbage'))"`;
+    const { code, stdout } = conform(garbage);
+    expect(code).toBe(1);
+    expect(stdout).toContain('adapter adapter: the adapter broke the protocol: the adapter wrote a line that is not JSON: "garbage"');
+    const junit = conform(garbage, '--report', 'junit');
+    expect(junit.stdout).toMatch(/<testcase classname="adapter" name="adapter"><failure message="the adapter broke the protocol: /);
+  });
+
+  it('bad usage exits 2 and says what is allowed', () => {
+    const { code, stderr } = conform('x', '--only', 'nope');
+    expect(code).toBe(2);
+    expect(stderr).toContain('unknown group nope; groups are qp-modify');
+  });
+});
