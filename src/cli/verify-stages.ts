@@ -3,6 +3,7 @@ import { generateCoveringPaths } from '../conformance/machine-coverage.js';
 import { compareGuardWithKernel, compareMachineWithKernel, describeMismatch } from '../conformance/qp-guard-check.js';
 import { generateDocs, staleFiles } from '../diagrams/generate.js';
 import type { Stage } from './stages.js';
+import { conform } from '../conformance/kit/conform.js';
 import { runPingpong } from './pingpong.js';
 import { Monitor } from '../monitor/monitor.js';
 import { checkSpec, describeReport, type CheckSpecOptions } from '../spec/check-spec.js';
@@ -123,6 +124,28 @@ export function specStage(options: Omit<CheckSpecOptions, 'onProgress' | 'onStat
   };
 }
 
+/**
+ * The reference's own adapter, started the way this process was (node, its loader flags, the same
+ * entry point): from source through tsx in the repository, from dist/ in the installed package.
+ */
+const selfAdapter = () => [process.execPath, ...process.execArgv, process.argv[1] ?? 'tcpverbs'].map((part) => JSON.stringify(part)).join(' ') + ' adapter';
+
+const conformStage: Stage = {
+  name: 'conform',
+  title: 'tcpverbs conform: the reference against itself through the adapter protocol',
+  run: async (progress) => {
+    let done = 0;
+    const report = await conform({ adapter: selfAdapter(), seed: 1, onCase: () => { done++; if (done % 100 === 0) progress(done, done + 100); } });
+    progress(1, 1);
+    const failures = report.cases.filter((c) => c.status === 'failed');
+    return {
+      ok: report.failed === 0,
+      summary: `${report.passed} passed, ${report.failed} failed, ${report.notClaimed} not claimed (${Object.keys(report.groups).join(', ')})`,
+      details: failures.slice(0, 10).map((c) => `${c.group} ${c.name}: ${c.message ?? ''}`),
+    };
+  },
+};
+
 export function verifyStages(root: string): Stage[] {
-  return [coverageStage, guardStage, machineGuardStage, diagramsStage(root), specStage(), pingpongStage];
+  return [coverageStage, guardStage, machineGuardStage, diagramsStage(root), specStage(), pingpongStage, conformStage];
 }
