@@ -12,12 +12,13 @@ function conform(adapter: string, ...args: string[]) {
 }
 
 describe('tcpverbs conform', () => {
-  it('the reference passes every generated qp-modify case (json report, exit 0)', () => {
+  it('the reference passes every generated case (json report, exit 0)', () => {
     const { code, stdout, stderr } = conform(`${NODE} src/cli/main.ts adapter`, '--report', 'json');
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout) as ConformReport;
     expect(report).toMatchObject({ implementation: expect.stringMatching(/^tcpverbs reference/), failed: 0 });
     expect(report.groups['qp-modify']!.passed).toBeGreaterThan(1000);
+    expect(report.groups['post-admission']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
     // What the reference does not claim (alternate paths, a new address vector in SQD) is reported, not failed.
     expect(report.cases.filter((c) => c.status === 'not claimed').every((c) => /needs (alt-path|sqd-av)/.test(c.message ?? ''))).toBe(true);
     expect(report.coverage.qpStates).toEqual(['ERR', 'INIT', 'RESET', 'RTR', 'RTS', 'SQD']);
@@ -28,6 +29,13 @@ describe('tcpverbs conform', () => {
     expect(code).toBe(1);
     expect(stdout).toMatch(/qp-modify RTR→RTS STATE\|TIMEOUT\|RETRY_CNT\|RNR_RETRY\|MAX_QP_RD_ATOMIC: did modifyQp\(RTR→RTS, mask [A-Z_|]+\); expected refused with EINVAL, QP still RTR; got accepted, QP now RTS; rule: kernel qp_state_table: RTR→RTS requires SQ_PSN/);
     expect(stdout).toMatch(/^\d+ passed, [1-9]\d* failed, \d+ not claimed$/m);
+  }, 300_000);
+
+  it('catches a stack that says it queued a post_send in RTR (it must refuse it)', () => {
+    const { code, stdout } = conform(`${NODE} test/conformance/mutants/post-send-in-rtr.ts`, '--only', 'post-admission');
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/post-admission post_send in RTR: did post_send of WRs \d+, \d+ on a QP in RTR; expected refused with EINVAL and badWr 0; got accepted; rule: ibv_post_send\(3\)/);
+    expect(stdout).toMatch(/^11 passed, 1 failed, 0 not claimed$/m);
   }, 300_000);
 
   it('an adapter that writes garbage is a named failure with exit 1, never a crash of the kit; junit output too', () => {
@@ -42,6 +50,6 @@ describe('tcpverbs conform', () => {
   it('bad usage exits 2 and says what is allowed', () => {
     const { code, stderr } = conform('x', '--only', 'nope');
     expect(code).toBe(2);
-    expect(stderr).toContain('unknown group nope; groups are qp-modify');
+    expect(stderr).toContain('unknown group nope; groups are qp-modify, post-admission');
   });
 });

@@ -1,6 +1,7 @@
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { AdapterBroken, AdapterClient } from './adapter-client.js';
 import { newCoverage, type CaseResult, type Capabilities } from './cases.js';
+import { POST_ADMISSION_GROUP, runPostAdmissionSuite } from './post-admission-suite.js';
 import { QP_MODIFY_GROUP, runQpModifySuite } from './qp-modify-suite.js';
 import { buildReport, type ConformReport } from './report.js';
 
@@ -16,7 +17,7 @@ export interface ConformOptions {
 }
 
 /** The generated groups, in the order they run. */
-export const GROUPS: readonly string[] = [QP_MODIFY_GROUP];
+export const GROUPS: readonly string[] = [QP_MODIFY_GROUP, POST_ADMISSION_GROUP];
 
 /**
  * `tcpverbs conform`: starts the IUT's adapter, asks what it claims, runs the generated groups
@@ -41,6 +42,7 @@ export async function conform(options: ConformOptions): Promise<ConformReport> {
         options.onCase?.(result);
       };
       if (group === QP_MODIFY_GROUP) await runQpModifySuite(iut, hello.capabilities, coverage, record);
+      if (group === POST_ADMISSION_GROUP) await runPostAdmissionSuite(iut, coverage, record);
     }
   } catch (error) {
     const message = error instanceof AdapterBroken ? `the adapter broke the protocol: ${error.message}` : `the adapter refused a set-up step: ${error instanceof Error ? error.message : String(error)}`;

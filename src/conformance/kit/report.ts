@@ -31,8 +31,8 @@ export function buildReport(implementation: string, protocolVersion: number, see
 
 /** The text report: a table per group, then every failure with what was done, expected and got. */
 export function textReport(report: ConformReport): string {
-  const lines = [`implementation: ${report.implementation} (protocol ${report.protocolVersion}), seed ${report.seed}, ${report.seconds.toFixed(1)} s`, '', 'group        passed  failed  not claimed'];
-  for (const [group, g] of Object.entries(report.groups)) lines.push(`${group.padEnd(12)} ${String(g.passed).padStart(6)}  ${String(g.failed).padStart(6)}  ${String(g.notClaimed).padStart(11)}`);
+  const lines = [`implementation: ${report.implementation} (protocol ${report.protocolVersion}), seed ${report.seed}, ${report.seconds.toFixed(1)} s`, '', 'group             passed  failed  not claimed'];
+  for (const [group, g] of Object.entries(report.groups)) lines.push(`${group.padEnd(16)} ${String(g.passed).padStart(7)}  ${String(g.failed).padStart(6)}  ${String(g.notClaimed).padStart(11)}`);
   const failures = report.cases.filter((c) => c.status === 'failed');
   if (failures.length > 0) {
     lines.push('', `${failures.length} failed:`);
