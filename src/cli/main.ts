@@ -121,16 +121,18 @@ export function buildProgram(): Command {
       if (unknown.length > 0) throw new InvalidArgumentError(`unknown group ${unknown.join(', ')}; groups are ${GROUPS.join(', ')}`);
       return groups;
     })
+    .option('--peer-adapter <command>', 'the adapter of the peer endpoint in two-endpoint groups (default: the IUT again), e.g. a known-good "tcpverbs adapter"')
     .option('--seed <n>', 'seed of the generated sequences', positiveInt('seed', 0, 2 ** 31 - 1), 1)
     .option('--report <format>', 'text, json or junit', (value: string) => {
       if (!['text', 'json', 'junit'].includes(value)) throw new InvalidArgumentError(`--report must be text, json or junit, got ${JSON.stringify(value)}`);
       return value;
     }, 'text')
     .option('--out <file>', 'write the report to a file instead of stdout')
-    .action(async (options: { adapter: string; only?: string[]; seed: number; report: string; out?: string }) => {
+    .action(async (options: { adapter: string; peerAdapter?: string; only?: string[]; seed: number; report: string; out?: string }) => {
       let done = 0;
       const report = await conform({
         adapter: options.adapter, seed: options.seed, ...(options.only === undefined ? {} : { only: options.only }),
+        ...(options.peerAdapter === undefined ? {} : { peerAdapter: options.peerAdapter }),
         onCase: () => {
           done++;
           if (process.stderr.isTTY && done % 50 === 0) process.stderr.write(`\r  ${done} cases`);

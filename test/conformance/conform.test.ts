@@ -19,6 +19,8 @@ describe('tcpverbs conform', () => {
     expect(report).toMatchObject({ implementation: expect.stringMatching(/^tcpverbs reference/), failed: 0 });
     expect(report.groups['qp-modify']!.passed).toBeGreaterThan(1000);
     expect(report.groups['post-admission']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
+    expect(report.groups['remote-access']).toEqual({ passed: 22, failed: 0, notClaimed: 0 });
+    expect(report.coverage.wcStatuses).toEqual(['REM_ACCESS_ERR', 'REM_INV_REQ_ERR', 'SUCCESS', 'WR_FLUSH_ERR']);
     // What the reference does not claim (alternate paths, a new address vector in SQD) is reported, not failed.
     expect(report.cases.filter((c) => c.status === 'not claimed').every((c) => /needs (alt-path|sqd-av)/.test(c.message ?? ''))).toBe(true);
     expect(report.coverage.qpStates).toEqual(['ERR', 'INIT', 'RESET', 'RTR', 'RTS', 'SQD']);
@@ -38,6 +40,15 @@ describe('tcpverbs conform', () => {
     expect(stdout).toMatch(/^11 passed, 1 failed, 0 not claimed$/m);
   }, 300_000);
 
+  it('catches a stack whose regions grant remote write unasked, against a known-good peer adapter', () => {
+    const asRequester = conform(`${NODE} test/conformance/mutants/mr-grants-remote-write.ts`, '--only', 'remote-access', '--peer-adapter', `${NODE} src/cli/main.ts adapter`);
+    expect(asRequester.code).toBe(0);
+    // As the requester the broken stack passes (its peer checks); as the responder it must fail.
+    const responder = conform(`${NODE} src/cli/main.ts adapter`, '--only', 'remote-access', '--peer-adapter', `${NODE} test/conformance/mutants/mr-grants-remote-write.ts`);
+    expect(responder.code).toBe(1);
+    expect(responder.stdout).toMatch(/remote-access RDMA_WRITE mr-lacks-right: did RDMA_WRITE of 8 bytes at offset 4088 of a 4096-byte peer region \(region access 0xd, QP access 0xe\); expected REM_ACCESS_ERR; got SUCCESS/);
+  }, 300_000);
+
   it('an adapter that writes garbage is a named failure with exit 1, never a crash of the kit; junit output too', () => {
     const garbage = `"${process.execPath}" -e "process.stdin.once('data', () => console.log('garbage'))"`;
     const { code, stdout } = conform(garbage);
@@ -50,6 +61,6 @@ describe('tcpverbs conform', () => {
   it('bad usage exits 2 and says what is allowed', () => {
     const { code, stderr } = conform('x', '--only', 'nope');
     expect(code).toBe(2);
-    expect(stderr).toContain('unknown group nope; groups are qp-modify, post-admission');
+    expect(stderr).toContain('unknown group nope; groups are qp-modify, post-admission, remote-access');
   });
 });

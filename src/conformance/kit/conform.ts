@@ -3,11 +3,14 @@ import { AdapterBroken, AdapterClient } from './adapter-client.js';
 import { newCoverage, type CaseResult, type Capabilities } from './cases.js';
 import { POST_ADMISSION_GROUP, runPostAdmissionSuite } from './post-admission-suite.js';
 import { QP_MODIFY_GROUP, runQpModifySuite } from './qp-modify-suite.js';
+import { REMOTE_ACCESS_GROUP, runRemoteAccessSuite } from './remote-access-suite.js';
 import { buildReport, type ConformReport } from './report.js';
 
 export interface ConformOptions {
   /** The IUT's adapter command line. */
   readonly adapter: string;
+  /** The peer endpoint's adapter for the two-endpoint groups: the IUT again when absent. */
+  readonly peerAdapter?: string;
   readonly seed?: number;
   /** Groups to run; all when absent. */
   readonly only?: readonly string[];
@@ -17,7 +20,7 @@ export interface ConformOptions {
 }
 
 /** The generated groups, in the order they run. */
-export const GROUPS: readonly string[] = [QP_MODIFY_GROUP, POST_ADMISSION_GROUP];
+export const GROUPS: readonly string[] = [QP_MODIFY_GROUP, POST_ADMISSION_GROUP, REMOTE_ACCESS_GROUP];
 
 /**
  * `tcpverbs conform`: starts the IUT's adapter, asks what it claims, runs the generated groups
@@ -31,6 +34,7 @@ export async function conform(options: ConformOptions): Promise<ConformReport> {
   const coverage = newCoverage();
   const iut = new AdapterClient({ command: options.adapter, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
   let implementation = options.adapter;
+  let peer: AdapterClient | undefined;
   try {
     const hello = await iut.request('hello', { protocol: PROTOCOL_VERSION }) as { name: string; protocolVersion: number; capabilities: Capabilities };
     implementation = hello.name;
@@ -43,6 +47,10 @@ export async function conform(options: ConformOptions): Promise<ConformReport> {
       };
       if (group === QP_MODIFY_GROUP) await runQpModifySuite(iut, hello.capabilities, coverage, record);
       if (group === POST_ADMISSION_GROUP) await runPostAdmissionSuite(iut, coverage, record);
+      if (group === REMOTE_ACCESS_GROUP) {
+        peer ??= new AdapterClient({ command: options.peerAdapter ?? options.adapter, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
+        await runRemoteAccessSuite(iut, peer, hello.capabilities, coverage, record);
+      }
     }
   } catch (error) {
     const message = error instanceof AdapterBroken ? `the adapter broke the protocol: ${error.message}` : `the adapter refused a set-up step: ${error instanceof Error ? error.message : String(error)}`;
@@ -50,7 +58,7 @@ export async function conform(options: ConformOptions): Promise<ConformReport> {
     cases.push(result);
     options.onCase?.(result);
   } finally {
-    await iut.close();
+    await Promise.all([iut.close(), peer?.close()]);
   }
   return buildReport(implementation, PROTOCOL_VERSION, seed, cases, coverage, (performance.now() - started) / 1000);
 }
