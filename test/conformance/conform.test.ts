@@ -18,6 +18,7 @@ describe('tcpverbs conform', () => {
     const report = JSON.parse(stdout) as ConformReport;
     expect(report).toMatchObject({ implementation: expect.stringMatching(/^tcpverbs reference/), failed: 0 });
     expect(report.groups['qp-modify']!.passed).toBeGreaterThan(1000);
+    expect(report.groups['resources']).toEqual({ passed: 23, failed: 0, notClaimed: 0 });
     expect(report.groups['post-admission']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
     expect(report.groups['remote-access']).toEqual({ passed: 22, failed: 0, notClaimed: 0 });
     expect(report.coverage.wcStatuses).toEqual(['REM_ACCESS_ERR', 'REM_INV_REQ_ERR', 'SUCCESS', 'WR_FLUSH_ERR']);
@@ -61,6 +62,6 @@ describe('tcpverbs conform', () => {
   it('bad usage exits 2 and says what is allowed', () => {
     const { code, stderr } = conform('x', '--only', 'nope');
     expect(code).toBe(2);
-    expect(stderr).toContain('unknown group nope; groups are qp-modify, post-admission, remote-access');
+    expect(stderr).toContain('unknown group nope; groups are resources, qp-modify, post-admission, remote-access');
   });
 });

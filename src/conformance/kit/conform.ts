@@ -4,6 +4,7 @@ import { newCoverage, type CaseResult, type Capabilities } from './cases.js';
 import { POST_ADMISSION_GROUP, runPostAdmissionSuite } from './post-admission-suite.js';
 import { QP_MODIFY_GROUP, runQpModifySuite } from './qp-modify-suite.js';
 import { REMOTE_ACCESS_GROUP, runRemoteAccessSuite } from './remote-access-suite.js';
+import { RESOURCES_GROUP, runResourcesSuite } from './resources-suite.js';
 import { buildReport, type ConformReport } from './report.js';
 
 export interface ConformOptions {
@@ -20,7 +21,7 @@ export interface ConformOptions {
 }
 
 /** The generated groups, in the order they run. */
-export const GROUPS: readonly string[] = [QP_MODIFY_GROUP, POST_ADMISSION_GROUP, REMOTE_ACCESS_GROUP];
+export const GROUPS: readonly string[] = [RESOURCES_GROUP, QP_MODIFY_GROUP, POST_ADMISSION_GROUP, REMOTE_ACCESS_GROUP];
 
 /**
  * `tcpverbs conform`: starts the IUT's adapter, asks what it claims, runs the generated groups
@@ -45,6 +46,7 @@ export async function conform(options: ConformOptions): Promise<ConformReport> {
         cases.push(result);
         options.onCase?.(result);
       };
+      if (group === RESOURCES_GROUP) await runResourcesSuite(iut, record);
       if (group === QP_MODIFY_GROUP) await runQpModifySuite(iut, hello.capabilities, coverage, record);
       if (group === POST_ADMISSION_GROUP) await runPostAdmissionSuite(iut, coverage, record);
       if (group === REMOTE_ACCESS_GROUP) {
