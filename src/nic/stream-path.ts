@@ -264,6 +264,7 @@ export class StreamPath implements DataPath {
   /** Held bytes go to posted receives (the one copy STREAM makes, only when no receive was ready). */
   private drainHolding(): void {
     const { qp } = this;
+    const heldBefore = this.holdEnd - this.holdStart;
     while (this.holdStart < this.holdEnd && qp.rq.length > 0 && qp.state !== 'ERR') {
       const head = qp.rq[0]!;
       const resolved = resolveSgl(qp.services.memory, qp.init.pdHandle, head.sgList, 'write', this.holdEnd - this.holdStart);
@@ -285,6 +286,9 @@ export class StreamPath implements DataPath {
       this.holdEnd = 0;
     }
     if (this.paused && this.holdEnd - this.holdStart < HOLDING_BYTES / 2) this.resume();
+    // The holding window moved under a target lent to the transport (or a receive can now take the
+    // bytes directly): lend afresh, or the next read would land at the old offset, unaccounted.
+    else if (this.lent !== null && (this.holdEnd - this.holdStart !== heldBefore || (this.lent.kind === 'holding' && this.holdStart === this.holdEnd && qp.rq.length > 0))) this.transport?.retarget();
   }
 
   private compactHolding(): void {
@@ -302,5 +306,7 @@ export class StreamPath implements DataPath {
   private resume(): void {
     this.paused = false;
     this.transport?.resumeReading?.();
+    // What was lent while the area was full may be the discard area: lend again before reading.
+    if (this.lent !== null) this.transport?.retarget();
   }
 }

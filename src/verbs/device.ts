@@ -3,6 +3,7 @@ import type { Driver } from '../provider/ops.js';
 import { realClock } from '../transport/clock.js';
 import { takeSocket } from '../transport/socket-transport.js';
 import { Context, type ContextOptions } from './context.js';
+import { describe } from './validate.js';
 
 export interface DeviceInfo {
   name: string;
@@ -29,6 +30,9 @@ export function listDevices(): DeviceInfo[] {
  * none, real time and no observer (src/monitor makes the model monitor one).
  */
 export function openDevice(name?: string, options: Partial<ContextOptions> = {}): Context {
+  if (name !== undefined && typeof name !== 'string') throw new VerbsError('EINVAL', `the device name must be a string, got ${describe(name)}; devices: ${listDevices().map((d) => d.name).join(', ') || 'none'}`);
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw new VerbsError('EINVAL', `options must be an object { clock?, observer?, takeSocket? }, got ${describe(options)}`);
+  options ??= {};
   const driver = name === undefined ? drivers.values().next().value : drivers.get(name);
   if (driver === undefined) {
     throw new VerbsError('ENODEV', `no device named ${JSON.stringify(name)}; devices: ${listDevices().map((d) => d.name).join(', ') || 'none'}`);

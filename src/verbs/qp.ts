@@ -27,6 +27,19 @@ export interface QpDeps {
   readonly onDestroy: () => void;
 }
 
+const asState = (value: unknown): QpState | undefined => (QP_STATES.includes(value as QpState) ? value as QpState : undefined);
+
+/** A plain copy of the caller's object (and of its ahAttr), each field read exactly once. */
+function snapshot(input: QpAttr, what: string): QpAttr {
+  try {
+    const copy = { ...input };
+    if (typeof copy.ahAttr === 'object' && copy.ahAttr !== null) copy.ahAttr = { ...copy.ahAttr };
+    return copy;
+  } catch (error) {
+    throw einval(`${what} could not be read: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 function isTransport(value: unknown): value is Transport {
   return typeof value === 'object' && value !== null && typeof (value as Transport).start === 'function' && typeof (value as Transport).writev === 'function';
 }
@@ -80,13 +93,16 @@ export class QueuePair {
 
   // ---- modify ---------------------------------------------------------------------------------
 
-  modify(attr: QpAttr, mask: number): void {
+  modify(input: QpAttr, mask: number): void {
     const provider = this.live();
-    if (typeof attr !== 'object' || attr === null) throw einval(`attr must be an object, got ${describe(attr)}`);
+    if (typeof input !== 'object' || input === null) throw einval(`attr must be an object, got ${describe(input)}`);
+    // Read once: what is checked is what is applied, whatever getters or proxies the caller passed.
+    const attr = snapshot(input, 'attr');
     requireInt('mask', mask, 0, U32);
     const from = provider.queryQp(this.deps.handle).qpState;
     const observe = (accepted: boolean, to: QpState, refusedBy?: 'table' | 'value', reason?: string) => this.deps.observer?.modify?.(this.qpNum, {
-      from, attr: { qpState: attr.qpState, curQpState: attr.curQpState, enSqdAsyncNotify: attr.enSqdAsyncNotify }, mask, accepted, to,
+      // Observers see the state names only as strings: a caller's odd value is refused, not passed on.
+      from, attr: { qpState: asState(attr.qpState), curQpState: asState(attr.curQpState), enSqdAsyncNotify: attr.enSqdAsyncNotify === true ? true : attr.enSqdAsyncNotify === false ? false : undefined }, mask, accepted, to,
       ...(refusedBy === undefined ? {} : { refusedBy }), ...(reason === undefined ? {} : { reason }),
     });
     let next: QpState;
@@ -208,8 +224,9 @@ export class QueuePair {
       try {
         requests.push(check(list[index]!, index));
       } catch (error) {
-        if (!(error instanceof VerbsError)) throw error;
-        refused = error;
+        // A WR that cannot even be read (a throwing getter, a revoked proxy) is refused like any
+        // other bad WR: the ones before it still get posted.
+        refused = error instanceof VerbsError ? error : einval(`wr[${index}] could not be read: ${error instanceof Error ? error.message : String(error)}`, index);
         break;
       }
     }

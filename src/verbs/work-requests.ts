@@ -15,9 +15,16 @@ const SEND_FLAG_NAMES = 'FENCE|SIGNALED|SOLICITED|INLINE';
  * a sparse array, so a hole is refused here, by index, before anything is posted for it.
  */
 export function wrList<T>(wrs: T | readonly T[]): { list: readonly T[]; hole: number | null } {
-  if (!Array.isArray(wrs)) return { list: [wrs as T], hole: null };
-  for (let index = 0; index < wrs.length; index++) if (!(index in wrs)) return { list: wrs, hole: index };
-  return { list: wrs, hole: null };
+  let isArray: boolean;
+  try {
+    isArray = Array.isArray(wrs);
+  } catch {
+    throw einval('the WR list could not be read (a revoked proxy?); pass a WR object or an array of them', 0);
+  }
+  if (!isArray) return { list: [wrs as T], hole: null };
+  const list = wrs as readonly T[];
+  for (let index = 0; index < list.length; index++) if (!(index in list)) return { list, hole: index };
+  return { list, hole: null };
 }
 
 export const holeError = (index: number) => einval(`WR ${index} is a hole in a sparse array; every entry must be a WR object`, index);
@@ -44,8 +51,12 @@ function remoteOf(where: string, value: { remoteAddr: unknown; rkey: unknown }, 
 }
 
 /** ibv_post_send's checks of one WR's shape, as libibverbs and the kernel make them (EINVAL, badWr = index). */
-export function checkSendWr(wr: SendWr, index: number, qpType: QpType, cap: Readonly<QpCap>): SendRequest {
-  if (typeof wr !== 'object' || wr === null) throw einval(`WR ${index} must be an object, got ${describe(wr)}`, index);
+export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: Readonly<QpCap>): SendRequest {
+  if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
+  // Each field read once (getters, proxies): what is checked is what is posted.
+  const wr: SendWr = { ...input };
+  if (typeof wr.rdma === 'object' && wr.rdma !== null) wr.rdma = { ...wr.rdma };
+  if (typeof wr.atomic === 'object' && wr.atomic !== null) wr.atomic = { ...wr.atomic };
   const at = `wr[${index}]`;
   const wrId = requireU64(`${at}.wrId`, wr.wrId, index);
   const opcode = requireOneOf(`${at}.opcode`, wr.opcode, OPCODES, index);
@@ -82,8 +93,9 @@ export function checkSendWr(wr: SendWr, index: number, qpType: QpType, cap: Read
 }
 
 /** ibv_post_recv's checks of one WR's shape. */
-export function checkRecvWr(wr: RecvWr, index: number, cap: Readonly<QpCap>): RecvRequest {
-  if (typeof wr !== 'object' || wr === null) throw einval(`WR ${index} must be an object, got ${describe(wr)}`, index);
+export function checkRecvWr(input: RecvWr, index: number, cap: Readonly<QpCap>): RecvRequest {
+  if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
+  const wr: RecvWr = { ...input };
   const wrId = requireU64(`wr[${index}].wrId`, wr.wrId, index);
   return { wrId, sgList: checkSgList(wr.sgList ?? [], cap.maxRecvSge, `wr[${index}]`, index) };
 }

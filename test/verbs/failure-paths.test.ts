@@ -182,6 +182,53 @@ describe('STREAM QPs', () => {
   });
 });
 
+describe('STREAM holding area (found by a fault campaign)', () => {
+  it('bytes arriving after held bytes were drained into a receive land in the next receive, not at a stale offset', async () => {
+    const p = await streamPeer();
+    try {
+      p.connect();
+      const { side } = p;
+      p.peer.write('ABCDEFGHIJ');
+      await sleep(50);
+      side.qp.postRecv({ wrId: 1n, sgList: [sge(side, 0, 100)] });
+      side.qp.postRecv({ wrId: 2n, sgList: [sge(side, 100, 100)] });
+      p.peer.write('KLMNO');
+      const wcs = await pollUntil(side.cq, 2);
+      expect(wcs.map((wc) => `${wc.wrId}:${wc.status}:${wc.byteLen}`)).toEqual(['1:SUCCESS:10', '2:SUCCESS:5']);
+      expect([str(side.mr.buffer.subarray(0, 10)), str(side.mr.buffer.subarray(100, 105))]).toEqual(['ABCDEFGHIJ', 'KLMNO']);
+      // Once the receive is posted the next bytes go straight into it: only the held 10 were copied.
+      expect(side.ctx.queryCounters().rxPayloadBytesCopied).toBe(10);
+    } finally {
+      p.close();
+    }
+  });
+
+  it('a 1 MiB flood with no receive posted arrives whole and in order as receives are posted one at a time; nothing is discarded', async () => {
+    const p = await streamPeer({ mrBytes: 1 << 17, maxRecvWr: 256, cqe: 1024 });
+    try {
+      p.connect();
+      const { side } = p;
+      const total = 1 << 20;
+      const data = Buffer.alloc(total);
+      for (let i = 0; i < total; i++) data[i] = (i * 7 + (i >> 8)) & 0xff;
+      p.peer.write(data);
+      await sleep(100);
+      let at = 0;
+      let wrong = -1;
+      for (let id = 0; at < total && id < 200; id++) {
+        side.qp.postRecv({ wrId: BigInt(id), sgList: [sge(side, 0, 65536)] });
+        const [wc] = await pollUntil(side.cq, 1, 2000);
+        if (wc === undefined) break;
+        for (let j = 0; j < wc.byteLen && wrong < 0; j++) if (side.mr.buffer[j] !== data[at + j]) wrong = at + j;
+        at += wc.byteLen;
+      }
+      expect({ received: at, firstWrongByte: wrong, discarded: side.ctx.queryCounters().bytesDiscarded, state: side.qp.state }).toEqual({ received: total, firstWrongByte: -1, discarded: 0, state: 'RTS' });
+    } finally {
+      p.close();
+    }
+  });
+});
+
 describe('the order of refusals and events', () => {
   it('a post in a state that refuses posts says so, whatever is wrong with WR 0 (rxe checks the state first)', () => {
     const side = makeSide();
