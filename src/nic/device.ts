@@ -99,11 +99,15 @@ export class ReferenceDevice implements ProviderOps, NicServices {
     return { handle: registration.lkey, lkey: registration.lkey, rkey: registration.rkey, addr: registration.addr, buffer: registration.buffer, access };
   }
 
-  deregMr(mr: MrHandle): void {
+  deregMr(mr: MrHandle): ProviderError | null {
     const registration = this.mrs.get(mr);
-    if (registration === undefined) return;
+    if (registration === undefined) return null;
+    if (registration.inUse > 0) {
+      return { errno: 'EBUSY', message: `the memory region is in use by ${registration.inUse} work request(s) or transfer(s) in progress; deregister it once they have completed (the hardware may still write it)` };
+    }
     this.mrs.delete(mr);
     this.memory.deregister(registration);
+    return null;
   }
 
   // ---- CQ -------------------------------------------------------------------------------------------

@@ -12,11 +12,29 @@ export interface Registration {
   readonly addr: number;
   readonly buffer: Uint8Array;
   readonly access: number;
+  /**
+   * Work requests and transfers that may still touch the region (a WQE's resolved SGEs, a payload
+   * being read into it). Deregistration waits for none: IB forbids freeing memory the hardware may
+   * access, so dereg refuses with EBUSY while this is above 0.
+   */
+  inUse: number;
 }
 
-export type LocalCheck = { ok: true; view: Uint8Array } | { ok: false; reason: string };
+/** Marks regions as touched by a WR or a transfer until `release`. */
+export function pin(regions: readonly Registration[]): void {
+  for (const region of regions) region.inUse++;
+}
+
+export function release(regions: readonly Registration[]): void {
+  for (const region of regions) {
+    region.inUse--;
+    if (region.inUse < 0) throw new Error('MemoryTable invariant: a region released more often than pinned');
+  }
+}
+
+export type LocalCheck = { ok: true; view: Uint8Array; region: Registration } | { ok: false; reason: string };
 export type RemoteOp = 'read' | 'write' | 'atomic';
-export type RemoteCheck = { ok: true; view: Uint8Array } | { ok: false; status: 'REM_ACCESS_ERR' | 'REM_INV_REQ_ERR'; reason: string };
+export type RemoteCheck = { ok: true; view: Uint8Array; region: Registration } | { ok: false; status: 'REM_ACCESS_ERR' | 'REM_INV_REQ_ERR'; reason: string };
 
 const KEY_SPACE = 0x1_0000_0000;
 /** Virtual addresses start high and leave a random gap between regions, so a stale or guessed address rarely lands in another region. */
@@ -54,7 +72,7 @@ export class MemoryTable {
     const span = Math.ceil(Math.max(buffer.byteLength, 1) / ADDRESS_ALIGN) * ADDRESS_ALIGN;
     this.nextAddress += span + (1 + randomInt(64)) * ADDRESS_ALIGN;
     if (this.nextAddress > ADDRESS_LIMIT) this.nextAddress = ADDRESS_BASE;
-    const registration: Registration = { pdHandle, lkey: this.freshKey(), rkey: this.freshKey(), addr, buffer, access };
+    const registration: Registration = { pdHandle, lkey: this.freshKey(), rkey: this.freshKey(), addr, buffer, access, inUse: 0 };
     this.byLkey.set(registration.lkey, registration);
     this.byRkey.set(registration.rkey, registration);
     this.observer?.mrRegistered?.(registration.lkey, registration.rkey, buffer.byteLength, access);
@@ -84,7 +102,7 @@ export class MemoryTable {
       return { ok: false, reason: `[0x${addr.toString(16)}, +${length}) is outside the region [0x${r.addr.toString(16)}, +${r.buffer.byteLength})` };
     }
     if (write && (r.access & Access.LOCAL_WRITE) === 0) return { ok: false, reason: 'the region was registered without LOCAL_WRITE' };
-    return { ok: true, view: r.buffer.subarray(offset, offset + length) };
+    return { ok: true, view: r.buffer.subarray(offset, offset + length), region: r };
   }
 
   /** Inline data names memory by address only (libibverbs ignores the lkey of inline SGEs). */
@@ -115,6 +133,6 @@ export class MemoryTable {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > r.buffer.byteLength) {
       return { ok: false, status: 'REM_ACCESS_ERR', reason: `[0x${addr.toString(16)}, +${length}) is outside the region` };
     }
-    return { ok: true, view: r.buffer.subarray(offset, offset + length) };
+    return { ok: true, view: r.buffer.subarray(offset, offset + length), region: r };
   }
 }

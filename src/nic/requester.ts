@@ -5,6 +5,7 @@ import { FrameFlag, psnAdd, psnDistance, type FrameHeader } from '../wire/frame.
 import type { NicQp } from './qp.js';
 import type { RcPath } from './rc-path.js';
 import type { Placement } from './rx-parser.js';
+import { pin } from './memory.js';
 import { resolveSgl } from './sgl.js';
 import { RNR_TIMER_MS, ackTimeoutMs, isReadOrAtomic, type SendWqe } from './work-queues.js';
 
@@ -75,6 +76,9 @@ export class Requester {
     const resolved = resolveSgl(qp.services.memory, qp.init.pdHandle, wqe.sgList, isReadOrAtomic(wqe.opcode) ? 'write' : 'read');
     if (!resolved.ok) return { status: 'LOC_PROT_ERR', cause: { kind: 'LOCAL_ERROR', fault: 'access', reason: `send WR ${wqe.wrId}: ${resolved.reason}` } };
     wqe.local = resolved.views;
+    // Until the WQE is done its memory may be read (writev) or written (READ/atomic responses).
+    wqe.pinned = resolved.regions;
+    pin(resolved.regions);
     return null;
   }
 

@@ -1,6 +1,6 @@
 import { Access } from '../abi/constants.js';
 import { FrameFlag, psnAdd, psnDistance, type FrameHeader, type NakCodeName } from '../wire/frame.js';
-import type { RemoteOp } from './memory.js';
+import type { Registration, RemoteOp } from './memory.js';
 import type { NicQp } from './qp.js';
 import type { RcPath } from './rc-path.js';
 import type { Placement } from './rx-parser.js';
@@ -88,6 +88,7 @@ export class Responder {
     return {
       kind: 'place',
       segments: resolved.views,
+      regions: resolved.regions,
       done: () => {
         qp.completer.completeRecv('SUCCESS', request.payloadLength, 'RECV', immData, solicited);
         this.accepted(request.psn);
@@ -113,7 +114,8 @@ export class Responder {
     if (withImm) qp.services.observer?.started?.(qp.qpNum, 'recv', qp.rq[0]!.wrId);
     return {
       kind: 'place',
-      segments: [target],
+      segments: [target.view],
+      regions: [target.region],
       done: () => {
         if (withImm) qp.completer.completeRecv('SUCCESS', request.payloadLength, 'RECV_RDMA_WITH_IMM', request.immData ?? 0, solicited);
         this.accepted(request.psn);
@@ -127,7 +129,7 @@ export class Responder {
     if (source === null) return { kind: 'discard' };
     this.expectedPsn = psnAdd(this.expectedPsn, 1);
     // Zero copy: the response's payload is a view of the MR, read by the kernel at send time.
-    this.path.tx?.frame({ opcode: 'RDMA_READ_RESPONSE', flags: 0, psn: request.psn, payloadLength: request.length }, [source]);
+    this.path.tx?.frame({ opcode: 'RDMA_READ_RESPONSE', flags: 0, psn: request.psn, payloadLength: request.length }, [source.view]);
     this.path.tx?.flushSoon();
     return { kind: 'discard' };
   }
@@ -137,7 +139,7 @@ export class Responder {
     const target = this.remote(request.remoteAddr, request.rkey, 8, 'atomic', request.psn);
     if (target === null) return { kind: 'discard' };
     // The event loop makes this read-modify-write atomic with respect to every other QP.
-    const word = new DataView(target.buffer, target.byteOffset, 8);
+    const word = new DataView(target.view.buffer, target.view.byteOffset, 8);
     const original = word.getBigUint64(0, true);
     if (request.opcode === 'ATOMIC_CMP_AND_SWP') {
       if (original === request.compareAdd) word.setBigUint64(0, request.swap, true);
@@ -163,7 +165,7 @@ export class Responder {
   }
 
   /** Checks QP access flags and the MR table; on refusal NAKs and fails the QP. */
-  private remote(addr: number, rkey: number, length: number, op: RemoteOp, psn: number): Uint8Array | null {
+  private remote(addr: number, rkey: number, length: number, op: RemoteOp, psn: number): { view: Uint8Array; region: Registration } | null {
     const { qp } = this;
     const qpFlag = op === 'read' ? Access.REMOTE_READ : op === 'write' ? Access.REMOTE_WRITE : Access.REMOTE_ATOMIC;
     if ((qp.attrs.accessFlags & qpFlag) === 0) {
@@ -178,7 +180,7 @@ export class Responder {
       this.fatal(invalid ? 'invalid-request' : 'access', `remote ${op} refused: ${check.reason}`, false);
       return null;
     }
-    return check.view;
+    return { view: check.view, region: check.region };
   }
 
   private receiverNotReady(psn: number): Placement {

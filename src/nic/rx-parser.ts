@@ -1,10 +1,12 @@
 import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHeader, decodeHello, type FrameHeader, type Hello } from '../wire/frame.js';
 import type { TransportCloseReason, TransportSink } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
+import { pin, release, type Registration } from './memory.js';
 
 /** Where a frame's payload goes: straight into final memory, or thrown away. */
 export type Placement =
-  | { kind: 'place'; segments: readonly Uint8Array[]; done: () => void }
+  /** `regions`: what the segments lie in, pinned while the payload is read (dereg waits: EBUSY). */
+  | { kind: 'place'; segments: readonly Uint8Array[]; done: () => void; regions?: readonly Registration[] }
   | { kind: 'discard'; done?: () => void }
   /** Small control text (TERMINATE reasons): the one place bytes are copied, never payload. */
   | { kind: 'text'; done: (text: string) => void };
@@ -45,6 +47,8 @@ export class RxParser implements TransportSink {
   private discardLeft = 0;
   private textBuffer: Uint8Array | null = null;
   private finish: (() => void) | null = null;
+  /** The regions the payload being read lands in (released when it is placed or the QP fails). */
+  private pinned: readonly Registration[] = [];
   private target: Uint8Array | null = null;
 
   constructor(
@@ -124,6 +128,12 @@ export class RxParser implements TransportSink {
   /** Stops interpreting the stream (the QP failed); bytes still arriving are drained. */
   kill(): void {
     this.mode = 'dead';
+    this.unpin();
+  }
+
+  private unpin(): void {
+    release(this.pinned);
+    this.pinned = [];
   }
 
   private malformed(reason: string): void {
@@ -146,6 +156,8 @@ export class RxParser implements TransportSink {
       this.segmentIndex = 0;
       this.segmentOffset = 0;
       this.finish = placement.done;
+      this.pinned = placement.regions ?? [];
+      pin(this.pinned);
     } else if (placement.kind === 'discard') {
       this.discardLeft = length;
       this.finish = placement.done ?? null;
@@ -182,6 +194,7 @@ export class RxParser implements TransportSink {
   private endPayload(): void {
     const finish = this.finish;
     this.finish = null;
+    this.unpin();
     this.segments = [];
     this.textBuffer = null;
     this.filled = 0;

@@ -1,6 +1,7 @@
 import type { QpErrorCause } from '../abi/observer.js';
 import type { WcStatus } from '../abi/types.js';
 import { psnDistance } from '../wire/frame.js';
+import { release } from './memory.js';
 import { isReadOrAtomic, type SendWqe } from './work-queues.js';
 
 /**
@@ -150,6 +151,7 @@ export class SendQueue {
   /** RESET or destroy: everything vanishes without completion. */
   discardAll(): SendWqe[] {
     const all = this.wqes.splice(0);
+    for (const wqe of all) this.unpin(wqe);
     this.cursor = 0;
     this.inFlightCount = 0;
     this.failed = null;
@@ -160,6 +162,13 @@ export class SendQueue {
     wqe.phase = 'done';
     wqe.status = status;
     if (cause !== null) wqe.errorCause = cause;
+    this.unpin(wqe);
+  }
+
+  /** The WQE no longer touches its memory: the regions may be deregistered. */
+  private unpin(wqe: SendWqe): void {
+    if (wqe.pinned !== null) release(wqe.pinned);
+    wqe.pinned = null;
   }
 
   private check(holds: boolean, what: string): void {

@@ -1,7 +1,7 @@
 import type { Sge } from '../abi/types.js';
-import type { MemoryTable } from './memory.js';
+import type { MemoryTable, Registration } from './memory.js';
 
-export type SglResolution = { readonly ok: true; readonly views: Uint8Array[] } | { readonly ok: false; readonly reason: string };
+export type SglResolution = { readonly ok: true; readonly views: Uint8Array[]; readonly regions: Registration[] } | { readonly ok: false; readonly reason: string };
 
 /**
  * The one place an SGE list becomes memory: each SGE is checked against the MR table (live key,
@@ -11,6 +11,7 @@ export type SglResolution = { readonly ok: true; readonly views: Uint8Array[] } 
  */
 export function resolveSgl(memory: MemoryTable, pdHandle: number, sgList: readonly Sge[], access: 'read' | 'write', length = Infinity): SglResolution {
   const views: Uint8Array[] = [];
+  const regions: Registration[] = [];
   let left = length;
   for (const sge of sgList) {
     if (left === 0) break;
@@ -19,9 +20,10 @@ export function resolveSgl(memory: MemoryTable, pdHandle: number, sgList: readon
     const check = memory.checkLocal(pdHandle, sge.lkey, sge.addr, take, access === 'write');
     if (!check.ok) return { ok: false, reason: check.reason };
     views.push(check.view);
+    regions.push(check.region);
     left -= take;
   }
-  return { ok: true, views };
+  return { ok: true, views, regions };
 }
 
 /** Bytes an SGE list can hold. */

@@ -2,6 +2,7 @@ import { NIC_LIMITS } from '../abi/limits.js';
 import type { Transport, TransportCloseReason, TransportSink } from '../transport/types.js';
 import type { DataPath, NicQp } from './qp.js';
 import { closeGracefully } from './graceful-close.js';
+import { pin, release, type Registration } from './memory.js';
 import { resolveSgl } from './sgl.js';
 import type { RecvWqe, SendWqe } from './work-queues.js';
 
@@ -10,7 +11,8 @@ const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
 /** Target for bytes read after a failure: never looked at. */
 const DISCARD = new Uint8Array(NIC_LIMITS.discardAreaBytes);
 
-type Lent = { kind: 'recv'; length: number } | { kind: 'holding'; length: number } | { kind: 'discard' };
+/** What the transport holds for the next read: a posted receive's SGE (its region pinned), the holding area, or nothing useful. */
+type Lent = { kind: 'recv'; length: number; region: Registration } | { kind: 'holding'; length: number } | { kind: 'discard' };
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -91,6 +93,12 @@ export class StreamPath implements DataPath {
   private resetReceive(): void {
     this.filled = this.segmentIndex = this.segmentOffset = 0;
     this.holdStart = this.holdEnd = 0;
+    this.releaseLent();
+  }
+
+  /** The receive segment lent to the transport is not going to be read into any more. */
+  private releaseLent(): void {
+    if (this.lent?.kind === 'recv') release([this.lent.region]);
     this.lent = null;
   }
 
@@ -130,6 +138,9 @@ export class StreamPath implements DataPath {
           break;
         }
         views = resolved.views;
+        // The kernel may read the views after this call (writes queued under backpressure).
+        wqe.pinned = resolved.regions;
+        pin(resolved.regions);
       }
       qp.sq.markSent(wqe, 0);
       qp.services.observer?.started?.(qp.qpNum, 'send', wqe.wrId);
@@ -165,6 +176,7 @@ export class StreamPath implements DataPath {
 
   nextReadTarget(): Uint8Array {
     const { qp } = this;
+    this.releaseLent();
     if (qp.state === 'ERR' || qp.state === 'RESET') {
       this.lent = { kind: 'discard' };
       return DISCARD;
@@ -173,8 +185,9 @@ export class StreamPath implements DataPath {
     if (head !== undefined && this.holdStart === this.holdEnd && head.sgList.some((sge) => sge.length > 0)) {
       const target = this.currentSegment(head);
       if (target !== null) {
-        this.lent = { kind: 'recv', length: target.byteLength };
-        return target;
+        pin([target.region]);
+        this.lent = { kind: 'recv', length: target.view.byteLength, region: target.region };
+        return target.view;
       }
     }
     // currentSegment may have failed the QP (a receive WR with a dead lkey).
@@ -196,6 +209,7 @@ export class StreamPath implements DataPath {
   onBytes(count: number): void {
     const lent = this.lent;
     this.lent = null;
+    if (lent?.kind === 'recv') release([lent.region]);
     const { counters } = this.qp.services;
     counters.bytesReceived += count;
     if (lent === null || lent.kind === 'discard') {
@@ -236,7 +250,7 @@ export class StreamPath implements DataPath {
   }
 
   /** The unfilled rest of the head WR's current SGE, checked against the MR table. */
-  private currentSegment(head: RecvWqe): Uint8Array | null {
+  private currentSegment(head: RecvWqe): { view: Uint8Array; region: Registration } | null {
     while (this.segmentIndex < head.sgList.length && head.sgList[this.segmentIndex]!.length === 0) this.segmentIndex++;
     const sge = head.sgList[this.segmentIndex];
     if (sge === undefined) return null;
@@ -245,7 +259,7 @@ export class StreamPath implements DataPath {
       this.failRecv(head, resolved.reason);
       return null;
     }
-    return resolved.views[0]!.subarray(this.segmentOffset);
+    return { view: resolved.views[0]!.subarray(this.segmentOffset), region: resolved.regions[0]! };
   }
 
   private failRecv(head: RecvWqe, reason: string): void {

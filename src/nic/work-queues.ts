@@ -1,5 +1,6 @@
 import type { QpErrorCause } from '../abi/observer.js';
 import type { Sge, WcOpcode, WcStatus, WrOpcode } from '../abi/types.js';
+import type { Registration } from './memory.js';
 
 /** A send work queue element as the NIC keeps it from post to completion. */
 export interface SendWqe {
@@ -27,6 +28,8 @@ export interface SendWqe {
   rnrRetriesLeft: number;
   /** Resolved local memory: the payload source (SEND/WRITE) or destination (READ/atomic). */
   local: Uint8Array[] | null;
+  /** The regions `local` lies in, pinned until the WQE is done (released by the SendQueue). */
+  pinned: Registration[] | null;
 }
 
 export interface RecvWqe {

@@ -26,6 +26,6 @@ export function buildSendWqe(request: SendRequest, init: QpInit, services: NicSe
     wrId: request.wrId, opcode: request.opcode, signaled: request.signaled || init.sqSigAll, solicited: request.solicited,
     fence: request.fence, sgList: request.sgList, inline, length: isAtomic ? 8 : request.totalLength, immData: request.immData,
     remote: request.remote, atomic: request.atomic,
-    phase: 'queued', psn: -1, status: null, errorCause: null, rnrRetriesLeft: 0, local: null,
+    phase: 'queued', psn: -1, status: null, errorCause: null, rnrRetriesLeft: 0, local: null, pinned: null,
   };
 }

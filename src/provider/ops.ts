@@ -135,7 +135,8 @@ export interface ProviderOps {
   deallocPd(pd: PdHandle): void;
 
   regMr(pd: PdHandle, buffer: Uint8Array, access: number): MrInfo | ProviderError;
-  deregMr(mr: MrHandle): void;
+  /** EBUSY while a WR or a transfer in progress may still touch the region. */
+  deregMr(mr: MrHandle): ProviderError | null;
 
   createCq(cqe: number, events: CqEvents): CqHandle | ProviderError;
   pollCq(cq: CqHandle, maxEntries: number): WorkCompletion[];

@@ -8,6 +8,7 @@ export class MemoryRegion {
   constructor(
     info: MrInfo,
     private readonly contextClosed: () => boolean,
+    /** Asks the provider to deregister; throws (and the MR stays registered) when it refuses. */
     private readonly onDereg: (mr: MemoryRegion, info: MrInfo) => void,
   ) {
     this.info = info;
@@ -28,9 +29,10 @@ export class MemoryRegion {
   get access(): number { return this.live().access; }
   get deregistered(): boolean { return this.info === null; }
 
+  /** ibv_dereg_mr: EBUSY while a posted WR or a transfer in progress may still touch the region. */
   dereg(): void {
     const info = this.live();
-    this.info = null;
     this.onDereg(this, info);
+    this.info = null;
   }
 }

@@ -65,7 +65,8 @@ export class ProtectionDomain {
     const info = provider.regMr(this.handle, buffer, access);
     if (isProviderError(info)) throw new VerbsError(info.errno, info.message);
     const mr = new MemoryRegion(info, this.deps.contextClosed, (region, gone) => {
-      provider.deregMr(gone.handle);
+      const refusal = provider.deregMr(gone.handle);
+      if (refusal !== null) throw new VerbsError(refusal.errno, refusal.message);
       this.mrs.delete(region);
     });
     this.mrs.add(mr);
