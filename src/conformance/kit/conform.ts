@@ -5,6 +5,7 @@ import { POST_ADMISSION_GROUP, runPostAdmissionSuite } from './post-admission-su
 import { QP_MODIFY_GROUP, runQpModifySuite } from './qp-modify-suite.js';
 import { REMOTE_ACCESS_GROUP, runRemoteAccessSuite } from './remote-access-suite.js';
 import { RESOURCES_GROUP, runResourcesSuite } from './resources-suite.js';
+import { SENDS_GROUP, runSendsSuite } from './sends-suite.js';
 import { buildReport, type ConformReport } from './report.js';
 
 export interface ConformOptions {
@@ -21,7 +22,7 @@ export interface ConformOptions {
 }
 
 /** The generated groups, in the order they run. */
-export const GROUPS: readonly string[] = [RESOURCES_GROUP, QP_MODIFY_GROUP, POST_ADMISSION_GROUP, REMOTE_ACCESS_GROUP];
+export const GROUPS: readonly string[] = [RESOURCES_GROUP, QP_MODIFY_GROUP, POST_ADMISSION_GROUP, REMOTE_ACCESS_GROUP, SENDS_GROUP];
 
 /**
  * `tcpverbs conform`: starts the IUT's adapter, asks what it claims, runs the generated groups
@@ -49,9 +50,10 @@ export async function conform(options: ConformOptions): Promise<ConformReport> {
       if (group === RESOURCES_GROUP) await runResourcesSuite(iut, record);
       if (group === QP_MODIFY_GROUP) await runQpModifySuite(iut, hello.capabilities, coverage, record);
       if (group === POST_ADMISSION_GROUP) await runPostAdmissionSuite(iut, coverage, record);
-      if (group === REMOTE_ACCESS_GROUP) {
+      if (group === REMOTE_ACCESS_GROUP || group === SENDS_GROUP) {
         peer ??= new AdapterClient({ command: options.peerAdapter ?? options.adapter, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
-        await runRemoteAccessSuite(iut, peer, hello.capabilities, coverage, record);
+        if (group === REMOTE_ACCESS_GROUP) await runRemoteAccessSuite(iut, peer, hello.capabilities, coverage, record);
+        else await runSendsSuite(iut, peer, hello.capabilities, coverage, record);
       }
     }
   } catch (error) {

@@ -41,9 +41,9 @@ export class PairFixture {
   }
 
   /** A new RC QP on each side, both in RTS and connected; B's QP grants `accessB` to A. */
-  async connect(accessB: number): Promise<ConnectedPair> {
+  async connect(accessB: number, cap: R = { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1 }): Promise<ConnectedPair> {
     const create = async (e: Endpoint, access: number) => {
-      const created = await e.iut.request('createQp', { pd: e.pd, qpType: 'RC', sendCq: e.cq, recvCq: e.cq, cap: { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1 } }) as R;
+      const created = await e.iut.request('createQp', { pd: e.pd, qpType: 'RC', sendCq: e.cq, recvCq: e.cq, cap }) as R;
       await e.iut.request('modifyQp', { qp: created.qp, attr: { qpState: 'INIT', pkeyIndex: 0, portNum: 1, qpAccessFlags: access }, mask: INIT_MASK });
       return { qp: created.qp as string, qpNum: created.qpNum as number };
     };

@@ -1,0 +1,157 @@
+import type { AdapterClient } from './adapter-client.js';
+import { failure, type CaseResult, type Capabilities, type Coverage } from './cases.js';
+import { PairFixture, type Endpoint } from './pair-fixture.js';
+
+export const SENDS_GROUP = 'sends';
+
+type R = Record<string, unknown>;
+const MR_BYTES = 4096;
+const LOCAL_WRITE = 1;
+const ALL_REMOTE = 2 | 4 | 8;
+const SIGNALED = 2;
+const INLINE = 8;
+const WITH_IMM = 2;
+const RULE = 'IB RC (ibv_post_send(3), ibv_poll_cq(3)): the responder places the data where the WR says; each signaled WR completes once, in posting order, with the opcode, byte count and immediate of what was done; an unsignaled success leaves no WC';
+
+interface Case {
+  readonly name: string;
+  /** What the IUT must claim for the case to run. */
+  readonly needs: readonly string[];
+  /** Bytes written into A's local MR before the case. */
+  readonly local: Uint8Array;
+  /** Bytes written at offset 0 of B's region before the case. */
+  readonly remote: Uint8Array;
+  /** Receives B posts: SGE lists as [offset, length] in B's region. */
+  readonly recvs: readonly (readonly [number, number])[][];
+  readonly wrs: (localAddr: number, lkey: number, remoteAddr: number, rkey: number) => R[];
+  /** The WCs each side must show, as `opcode:status:byteLen[:imm]`, in order. */
+  readonly sendWcs: readonly string[];
+  readonly recvWcs: readonly string[];
+  /** [offset, hex] in B's region and in A's local MR after the case. */
+  readonly remoteAfter?: readonly [number, string];
+  readonly localAfter?: readonly [number, string];
+}
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const u64le = (value: bigint) => { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, value, true); return b; };
+
+const CASES: readonly Case[] = [
+  {
+    name: 'SEND into a larger receive', needs: ['SEND'], local: bytes('hello, responder'), remote: new Uint8Array(0), recvs: [[[0, 64]]],
+    wrs: (la, lk) => [{ wrId: '1', opcode: 'SEND', sendFlags: SIGNALED, sgList: [{ addr: la, length: 16, lkey: lk }] }],
+    sendWcs: ['SEND:SUCCESS:16'], recvWcs: ['RECV:SUCCESS:16'], remoteAfter: [0, hex(bytes('hello, responder'))],
+  },
+  {
+    name: 'SEND_WITH_IMM: the receive carries the immediate', needs: ['SEND_WITH_IMM'], local: bytes('imm!'), remote: new Uint8Array(0), recvs: [[[0, 64]]],
+    wrs: (la, lk) => [{ wrId: '1', opcode: 'SEND_WITH_IMM', sendFlags: SIGNALED, immData: 0xdeadbeef, sgList: [{ addr: la, length: 4, lkey: lk }] }],
+    sendWcs: ['SEND:SUCCESS:4'], recvWcs: [`RECV:SUCCESS:4:${0xdeadbeef}`],
+  },
+  {
+    name: 'RDMA_WRITE_WITH_IMM consumes a receive', needs: ['RDMA_WRITE_WITH_IMM'], local: bytes('written'), remote: new Uint8Array(0), recvs: [[[2048, 8]]],
+    wrs: (la, lk, ra, rk) => [{ wrId: '1', opcode: 'RDMA_WRITE_WITH_IMM', sendFlags: SIGNALED, immData: 7, sgList: [{ addr: la, length: 7, lkey: lk }], rdma: { remoteAddr: ra + 100, rkey: rk } }],
+    sendWcs: ['RDMA_WRITE:SUCCESS:7'], recvWcs: ['RECV_RDMA_WITH_IMM:SUCCESS:7:7'], remoteAfter: [100, hex(bytes('written'))],
+  },
+  {
+    name: 'a gather of 3 SGEs into a scatter of 2', needs: ['SEND', 'sge:3'], local: bytes('aaaabbbbcccc'), remote: new Uint8Array(0), recvs: [[[0, 5], [1000, 64]]],
+    wrs: (la, lk) => [{ wrId: '1', opcode: 'SEND', sendFlags: SIGNALED, sgList: [{ addr: la + 8, length: 4, lkey: lk }, { addr: la, length: 4, lkey: lk }, { addr: la + 4, length: 4, lkey: lk }] }],
+    sendWcs: ['SEND:SUCCESS:12'], recvWcs: ['RECV:SUCCESS:12'], remoteAfter: [0, hex(bytes('cccca'))],
+  },
+  {
+    name: 'INLINE SEND', needs: ['SEND', 'inline'], local: bytes('inline data!'), remote: new Uint8Array(0), recvs: [[[0, 64]]],
+    wrs: (la, lk) => [{ wrId: '1', opcode: 'SEND', sendFlags: SIGNALED | INLINE, sgList: [{ addr: la, length: 12, lkey: lk }] }],
+    sendWcs: ['SEND:SUCCESS:12'], recvWcs: ['RECV:SUCCESS:12'], remoteAfter: [0, hex(bytes('inline data!'))],
+  },
+  {
+    name: 'an unsignaled SEND leaves no send completion; both receives complete, in order', needs: ['SEND', 'unsignaled'], local: bytes('12'), remote: new Uint8Array(0), recvs: [[[0, 8]], [[8, 8]]],
+    wrs: (la, lk) => [{ wrId: '1', opcode: 'SEND', sendFlags: 0, sgList: [{ addr: la, length: 1, lkey: lk }] }, { wrId: '2', opcode: 'SEND', sendFlags: SIGNALED, sgList: [{ addr: la + 1, length: 1, lkey: lk }] }],
+    sendWcs: ['SEND:SUCCESS:1'], recvWcs: ['RECV:SUCCESS:1', 'RECV:SUCCESS:1'], remoteAfter: [0, hex(bytes('1'))],
+  },
+  {
+    name: '8 SENDs arrive and complete in posting order', needs: ['SEND'], local: bytes('abcdefgh'), remote: new Uint8Array(0), recvs: Array.from({ length: 8 }, (_, i) => [[i, 1]] as [number, number][]),
+    wrs: (la, lk) => Array.from({ length: 8 }, (_, i) => ({ wrId: String(i + 1), opcode: 'SEND', sendFlags: SIGNALED, sgList: [{ addr: la + i, length: 1, lkey: lk }] })),
+    sendWcs: Array.from({ length: 8 }, () => 'SEND:SUCCESS:1'), recvWcs: Array.from({ length: 8 }, () => 'RECV:SUCCESS:1'), remoteAfter: [0, hex(bytes('abcdefgh'))],
+  },
+  {
+    name: 'RDMA_READ brings the peer\'s bytes', needs: ['RDMA_READ'], local: new Uint8Array(0), remote: bytes('the peer\'s data'), recvs: [],
+    wrs: (la, lk, ra, rk) => [{ wrId: '1', opcode: 'RDMA_READ', sendFlags: SIGNALED, sgList: [{ addr: la + 64, length: 15, lkey: lk }], rdma: { remoteAddr: ra, rkey: rk } }],
+    sendWcs: ['RDMA_READ:SUCCESS:15'], recvWcs: [], localAfter: [64, hex(bytes('the peer\'s data'))],
+  },
+  {
+    name: 'ATOMIC_CMP_AND_SWP that matches: swapped, the original returned', needs: ['ATOMIC_CMP_AND_SWP', 'atomics'], local: new Uint8Array(0), remote: u64le(41n), recvs: [],
+    wrs: (la, lk, ra, rk) => [{ wrId: '1', opcode: 'ATOMIC_CMP_AND_SWP', sendFlags: SIGNALED, sgList: [{ addr: la, length: 8, lkey: lk }], atomic: { remoteAddr: ra, rkey: rk, compareAdd: '41', swap: '42' } }],
+    sendWcs: ['COMP_SWAP:SUCCESS:8'], recvWcs: [], remoteAfter: [0, hex(u64le(42n))], localAfter: [0, hex(u64le(41n))],
+  },
+  {
+    name: 'ATOMIC_CMP_AND_SWP that does not match: unchanged, the original returned', needs: ['ATOMIC_CMP_AND_SWP', 'atomics'], local: new Uint8Array(0), remote: u64le(41n), recvs: [],
+    wrs: (la, lk, ra, rk) => [{ wrId: '1', opcode: 'ATOMIC_CMP_AND_SWP', sendFlags: SIGNALED, sgList: [{ addr: la, length: 8, lkey: lk }], atomic: { remoteAddr: ra, rkey: rk, compareAdd: '40', swap: '42' } }],
+    sendWcs: ['COMP_SWAP:SUCCESS:8'], recvWcs: [], remoteAfter: [0, hex(u64le(41n))], localAfter: [0, hex(u64le(41n))],
+  },
+];
+
+const describeWc = (wc: R) => `${wc.opcode}:${wc.status}:${wc.byteLen}${(Number(wc.wcFlags) & WITH_IMM) !== 0 ? `:${wc.immData}` : ''}`;
+
+function claimed(needs: readonly string[], capabilities: Capabilities): string[] {
+  return needs.filter((need) => {
+    if (need.startsWith('sge:')) return (capabilities.limits.maxSge ?? 1) < Number(need.slice(4));
+    return !capabilities.opcodes.includes(need) && !capabilities.features.includes(need);
+  });
+}
+
+/**
+ * Every opcode between two endpoints, with what it must do: the bytes placed, read or swapped,
+ * each side's completions (opcode, status, byte count, immediate) in posting order, scatter/gather,
+ * inline, unsignaled sends, ordering. A fresh pair of QPs per case.
+ */
+export async function runSendsSuite(iut: AdapterClient, peer: AdapterClient, capabilities: Capabilities, coverage: Coverage, record: (result: CaseResult) => void): Promise<void> {
+  const fx = await PairFixture.open(iut, peer);
+  const { a, b } = fx;
+  for (const c of CASES) {
+    const missing = claimed(c.needs, capabilities);
+    if (missing.length > 0) {
+      record({ name: c.name, group: SENDS_GROUP, status: 'not claimed', message: `needs ${missing.join(', ')}` });
+      continue;
+    }
+    const local = await a.iut.request('regMr', { pd: a.pd, length: MR_BYTES, access: LOCAL_WRITE }) as R;
+    const remote = await b.iut.request('regMr', { pd: b.pd, length: MR_BYTES, access: LOCAL_WRITE | ALL_REMOTE }) as R;
+    if (c.local.byteLength > 0) await a.iut.request('writeMr', { mr: local.mr, offset: 0, data: Buffer.from(c.local).toString('base64') });
+    if (c.remote.byteLength > 0) await b.iut.request('writeMr', { mr: remote.mr, offset: 0, data: Buffer.from(c.remote).toString('base64') });
+    const sges = Math.min(4, capabilities.limits.maxSge ?? 1);
+    const pair = await fx.connect(ALL_REMOTE, { maxSendWr: 16, maxRecvWr: 16, maxSendSge: sges, maxRecvSge: sges, maxInlineData: Math.min(64, capabilities.limits.maxInlineData ?? 0) });
+    if (c.recvs.length > 0) {
+      await b.iut.request('postRecv', { qp: pair.qpB, wrs: c.recvs.map((sges, i) => ({ wrId: String(100 + i), sgList: sges.map(([offset, length]) => ({ addr: (remote.addr as number) + offset, length, lkey: remote.lkey })) })) });
+    }
+    const wrs = c.wrs(local.addr as number, local.lkey as number, remote.addr as number, remote.rkey as number);
+    await a.iut.request('postSend', { qp: pair.qpA, wrs });
+    const [sendWcs, recvWcs] = await Promise.all([fx.poll(a, c.sendWcs.length), fx.poll(b, c.recvWcs.length)]);
+    // A little longer for completions that must not come (an unsignaled send's).
+    const extra = [...await fx.poll(a, 1, 20), ...await fx.poll(b, 1, 20)];
+    for (const wc of [...sendWcs, ...recvWcs]) {
+      coverage.wcStatuses.add(wc.status as string);
+      coverage.opcodes.add(wc.opcode as string);
+    }
+    const problems: string[] = [];
+    const gotSends = sendWcs.map(describeWc);
+    const gotRecvs = recvWcs.map(describeWc);
+    if (gotSends.join(' ') !== c.sendWcs.join(' ')) problems.push(`send WCs ${gotSends.join(' ') || 'none'} (wanted ${c.sendWcs.join(' ') || 'none'})`);
+    if (gotRecvs.join(' ') !== c.recvWcs.join(' ')) problems.push(`receive WCs ${gotRecvs.join(' ') || 'none'} (wanted ${c.recvWcs.join(' ') || 'none'})`);
+    if (extra.length > 0) problems.push(`${extra.length} completion(s) more than the WRs call for: ${extra.map(describeWc).join(' ')}`);
+    const check = async (e: Endpoint, mr: R, after: readonly [number, string] | undefined, where: string) => {
+      if (after === undefined) return;
+      const got = Buffer.from((await e.iut.request('readMr', { mr: mr.mr, offset: after[0], length: after[1].length / 2 }) as R).data as string, 'base64').toString('hex');
+      if (got !== after[1]) problems.push(`${where} at offset ${after[0]} holds ${got} (wanted ${after[1]})`);
+    };
+    await check(b, remote, c.remoteAfter, 'the peer\'s region');
+    await check(a, local, c.localAfter, 'the local region');
+    record(problems.length === 0 ? { name: c.name, group: SENDS_GROUP, status: 'passed' } : {
+      name: c.name, group: SENDS_GROUP, status: 'failed',
+      message: failure(`postSend of ${wrs.map((wr) => wr.opcode).join(', ')}`, `send WCs ${c.sendWcs.join(' ') || 'none'}, receive WCs ${c.recvWcs.join(' ') || 'none'}`, problems.join('; '), RULE),
+    });
+    await a.iut.request('destroyQp', { qp: pair.qpA });
+    await b.iut.request('destroyQp', { qp: pair.qpB });
+    await fx.drain();
+    await a.iut.request('deregMr', { mr: local.mr });
+    await b.iut.request('deregMr', { mr: remote.mr });
+  }
+  await fx.close();
+}
