@@ -16,7 +16,7 @@ export interface Capabilities {
   readonly limits: Readonly<Record<string, number>>;
 }
 
-/** What a suite records as it goes: coverage of the machines' vocabulary the IUT was seen to reach. */
+/** What a suite records as it goes: the QP states, transitions, WC statuses and WC opcodes the IUT was seen to reach. */
 export interface Coverage {
   readonly qpStates: Set<string>;
   readonly transitions: Set<string>;

@@ -66,8 +66,10 @@ export async function runRemoteAccessSuite(iut: AdapterClient, peer: AdapterClie
       const [wc] = await fx.poll(a, 1);
       let got = wc === undefined ? 'no completion within 3 s' : `${wc.status}`;
       let ok = wc !== undefined && wc.status === expected;
-      if (wc !== undefined) coverage.wcStatuses.add(wc.status as string);
-      coverage.opcodes.add(op);
+      if (wc !== undefined) {
+        coverage.wcStatuses.add(wc.status as string);
+        coverage.opcodes.add(wc.opcode as string);
+      }
       if (ok && expected === 'SUCCESS') {
         // The bytes moved: a WRITE placed ours there, a READ brought theirs, an atomic returned the original and added 1.
         const theirs = bytesOf((await b.iut.request('readMr', { mr: target.mr, offset, length: 8 }) as R).data);
