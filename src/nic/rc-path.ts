@@ -35,9 +35,7 @@ export class RcPath implements DataPath, FrameHandler {
   peer: Hello | null = null;
   readonly requester: Requester;
   readonly responder: Responder;
-  private sending = false;
   private psnAgreed = false;
-  private closing = false;
   private cancelLinger: (() => void) | null = null;
 
   constructor(readonly qp: NicQp) {
@@ -73,7 +71,6 @@ export class RcPath implements DataPath, FrameHandler {
     if (this.transport !== null) throw new Error('RcPath invariant: a transport is already attached');
     const { qp } = this;
     this.transport = transport;
-    this.closing = false;
     qp.services.trackTransport(transport);
     this.tx = new TxBatch(transport, qp.services.counters, qp.services.clock, () => qp.fail({ kind: 'LOCAL_ERROR', fault: 'fatal', reason: 'the peer stopped reading: too many unwritten batches' }));
     this.responder.reset(qp.attrs.rqPsn);
@@ -92,7 +89,6 @@ export class RcPath implements DataPath, FrameHandler {
 
   startSending(): void {
     this.requester.reset(this.qp.attrs.sqPsn);
-    this.sending = true;
     // Checked after the modify returns, so that the consumer sees RTS and then the failure.
     this.qp.services.clock.defer(() => this.checkPsnAgreement());
   }
@@ -113,8 +109,7 @@ export class RcPath implements DataPath, FrameHandler {
   shutdown(terminateReason: string | null): void {
     this.rx?.kill();
     const transport = this.transport;
-    if (transport === null || transport.closed || this.closing) return;
-    this.closing = true;
+    if (transport === null || transport.closed || this.cancelLinger !== null) return;
     // The next read may be lent to a posted receive or an MR range already: take it back, so
     // that bytes read while the stream drains land in the discard area.
     transport.retarget();
@@ -134,9 +129,7 @@ export class RcPath implements DataPath, FrameHandler {
     this.transport = null;
     this.tx = null;
     this.peer = null;
-    this.sending = false;
     this.psnAgreed = false;
-    this.closing = false;
     if (transport !== null) {
       transport.close();
       this.qp.services.retireTransport(transport);
@@ -194,7 +187,8 @@ export class RcPath implements DataPath, FrameHandler {
   /** Our sq_psn must be the PSN the peer's responder expects (its rq_psn, from its HELLO). */
   private checkPsnAgreement(): void {
     const { qp, peer } = this;
-    if (this.psnAgreed || !this.sending || peer === null || (qp.state !== 'RTS' && qp.state !== 'SQD')) return;
+    // RTS and SQD are reached only through RTR→RTS, where startSending ran.
+    if (this.psnAgreed || peer === null || (qp.state !== 'RTS' && qp.state !== 'SQD')) return;
     if (peer.rqPsn !== qp.attrs.sqPsn) {
       qp.fail({ kind: 'LOCAL_ERROR', fault: 'fatal', reason: `PSN mismatch: this QP sends from PSN ${qp.attrs.sqPsn} (sq_psn) but the peer expects PSN ${peer.rqPsn} (its rq_psn)` });
       return;

@@ -1,6 +1,6 @@
 import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHeader, decodeHello, type FrameHeader, type Hello } from '../wire/frame.js';
 import type { TransportCloseReason, TransportSink } from '../transport/types.js';
-import { NIC_LIMITS } from '../abi/limits.js';
+import { DISCARD_AREA } from './discard-area.js';
 import { pin, release, type Registration } from './memory.js';
 
 /** Where a frame's payload goes: straight into final memory, or thrown away. */
@@ -26,8 +26,6 @@ export interface RxCounters {
   bytesDiscarded: number;
 }
 
-/** Scratch for discarded bytes; they are never read, so one area serves every QP. */
-const DISCARD_AREA = new Uint8Array(NIC_LIMITS.discardAreaBytes);
 
 type Mode = 'hello' | 'header' | 'payload' | 'dead';
 

@@ -2,7 +2,7 @@ import type { QpErrorCause } from '../abi/observer.js';
 import type { WcStatus } from '../abi/types.js';
 import { psnDistance } from '../wire/frame.js';
 import { release } from './memory.js';
-import { isReadOrAtomic, type SendWqe } from './work-queues.js';
+import type { SendWqe } from './work-queues.js';
 
 /**
  * A QP's send queue: the WQEs in posting order, from post until their completion is built, and
@@ -175,6 +175,3 @@ export class SendQueue {
     if (!holds) throw new Error(`SendQueue invariant: ${what}`);
   }
 }
-
-/** Opcodes whose completion needs a response, not an ACK. */
-export const needsResponse = (wqe: SendWqe) => isReadOrAtomic(wqe.opcode);

@@ -1,6 +1,7 @@
 import { NIC_LIMITS } from '../abi/limits.js';
 import type { Transport, TransportCloseReason, TransportSink } from '../transport/types.js';
 import type { DataPath, NicQp } from './qp.js';
+import { DISCARD_AREA } from './discard-area.js';
 import { closeGracefully } from './graceful-close.js';
 import { pin, release, type Registration } from './memory.js';
 import { resolveSgl } from './sgl.js';
@@ -8,8 +9,6 @@ import type { RecvWqe, SendWqe } from './work-queues.js';
 
 const HOLDING_BYTES = NIC_LIMITS.streamHoldingBytes;
 const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
-/** Target for bytes read after a failure: never looked at. */
-const DISCARD = new Uint8Array(NIC_LIMITS.discardAreaBytes);
 
 /** What the transport holds for the next read: a posted receive's SGE (its region pinned), the holding area, or nothing useful. */
 type Lent = { kind: 'recv'; length: number; region: Registration } | { kind: 'holding'; length: number } | { kind: 'discard' };
@@ -59,7 +58,7 @@ export class StreamPath implements DataPath {
    */
   private sinkFor(transport: Transport): TransportSink {
     return {
-      nextReadTarget: () => (this.transport === transport ? this.nextReadTarget() : DISCARD),
+      nextReadTarget: () => (this.transport === transport ? this.nextReadTarget() : DISCARD_AREA),
       onBytes: (count) => {
         if (this.transport === transport) this.onBytes(count);
       },
@@ -179,7 +178,7 @@ export class StreamPath implements DataPath {
     this.releaseLent();
     if (qp.state === 'ERR' || qp.state === 'RESET') {
       this.lent = { kind: 'discard' };
-      return DISCARD;
+      return DISCARD_AREA;
     }
     const head = qp.rq[0];
     if (head !== undefined && this.holdStart === this.holdEnd && head.sgList.some((sge) => sge.length > 0)) {
@@ -193,14 +192,14 @@ export class StreamPath implements DataPath {
     // currentSegment may have failed the QP (a receive WR with a dead lkey).
     if (this.qp.state === 'ERR') {
       this.lent = { kind: 'discard' };
-      return DISCARD;
+      return DISCARD_AREA;
     }
     if (this.holdEnd === this.holding.byteLength) this.compactHolding();
     const free = this.holding.subarray(this.holdEnd);
     if (free.byteLength === 0) {
       // Full and paused: the transport needs a target anyway; nothing will be read into it.
       this.lent = { kind: 'discard' };
-      return DISCARD;
+      return DISCARD_AREA;
     }
     this.lent = { kind: 'holding', length: free.byteLength };
     return free;

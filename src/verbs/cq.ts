@@ -50,11 +50,6 @@ export class CompletionQueue {
     if (channel !== null) channel.users++;
   }
 
-  /** The CQ's number in observer events. */
-  get id(): number {
-    return this.handle;
-  }
-
   /** The provider's notification fired: one channel event, counted until acknowledged. */
   notified(): void {
     this.unackedEvents++;

@@ -8,13 +8,12 @@
  * could see an uncaught exception installs a listener for the duration of the test (vitest treats
  * an error some other listener received as handled) and asserts that it saw nothing.
  */
-import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Access, QpAttrMask as M, SendFlags, VerbsError, openDevice } from '../../src/index.js';
-import type { AsyncEvent, Errno, MemoryRegion, RecvWr, SendWr, Sge, WorkCompletion } from '../../src/index.js';
-import { FRAME_HEADER_BYTES, HELLO_BYTES, encodeHeader } from '../../src/wire/frame.js';
+import type { Errno, MemoryRegion, RecvWr, SendWr, Sge, WorkCompletion } from '../../src/index.js';
+import { FRAME_HEADER_BYTES } from '../../src/wire/frame.js';
 import { ack, asyncEvents, frame, nak, rawPeer, type RawPeer } from '../support/raw-peer.js';
-import { makeSide, pollUntil, rcPair, sge, socketPair, str, text, waitFor, type Side } from '../support/verbs-harness.js';
+import { pollUntil, rcPair, sge, str, text, waitFor, type Side } from '../support/verbs-harness.js';
 
 const SIGNALED = SendFlags.SIGNALED;
 const KiB = 1024;

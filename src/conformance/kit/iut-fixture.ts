@@ -1,6 +1,7 @@
 import { QpAttrMask } from '../../../machines/qp-attr-mask.js';
 import type { QpState } from '../../../machines/qp-modify-table.js';
 import type { AdapterClient } from './adapter-client.js';
+import { INIT_MASK, RTR_MASK, RTS_MASK, attrValues } from './qp-attrs.js';
 
 type R = Record<string, unknown>;
 const M = QpAttrMask;
@@ -10,9 +11,9 @@ export const LONE_PEER_QPN = 0x123;
 
 /** The standard path from RESET to each state, as an application takes it. */
 const PATH: Record<QpState, { to: QpState; mask: number }[]> = (() => {
-  const init = { to: 'INIT' as QpState, mask: M.STATE | M.PKEY_INDEX | M.PORT | M.ACCESS_FLAGS };
-  const rtr = { to: 'RTR' as QpState, mask: M.STATE | M.AV | M.PATH_MTU | M.DEST_QPN | M.RQ_PSN | M.MAX_DEST_RD_ATOMIC | M.MIN_RNR_TIMER };
-  const rts = { to: 'RTS' as QpState, mask: M.STATE | M.SQ_PSN | M.TIMEOUT | M.RETRY_CNT | M.RNR_RETRY | M.MAX_QP_RD_ATOMIC };
+  const init = { to: 'INIT' as QpState, mask: INIT_MASK };
+  const rtr = { to: 'RTR' as QpState, mask: RTR_MASK };
+  const rts = { to: 'RTS' as QpState, mask: RTS_MASK };
   return {
     RESET: [], INIT: [init], RTR: [init, rtr], RTS: [init, rtr, rts], SQD: [init, rtr, rts, { to: 'SQD', mask: M.STATE }], SQE: [],
     ERR: [init, { to: 'ERR', mask: M.STATE }],
@@ -50,24 +51,7 @@ export class IutFixture {
 
   /** Valid values for every attribute the mask names (a real socket for AV). */
   async attrFor(current: QpState, next: QpState, mask: number): Promise<R> {
-    const attr: R = {};
-    if ((mask & M.STATE) !== 0) attr.qpState = next;
-    if ((mask & M.CUR_STATE) !== 0) attr.curQpState = current;
-    if ((mask & M.EN_SQD_ASYNC_NOTIFY) !== 0) attr.enSqdAsyncNotify = false;
-    if ((mask & M.ACCESS_FLAGS) !== 0) attr.qpAccessFlags = 0;
-    if ((mask & M.PKEY_INDEX) !== 0) attr.pkeyIndex = 0;
-    if ((mask & M.PORT) !== 0) attr.portNum = 1;
-    if ((mask & M.QKEY) !== 0) attr.qkey = 0;
-    if ((mask & M.PATH_MTU) !== 0) attr.pathMtu = 4096;
-    if ((mask & M.TIMEOUT) !== 0) attr.timeout = 14;
-    if ((mask & M.RETRY_CNT) !== 0) attr.retryCnt = 7;
-    if ((mask & M.RNR_RETRY) !== 0) attr.rnrRetry = 7;
-    if ((mask & M.RQ_PSN) !== 0) attr.rqPsn = 0;
-    if ((mask & M.SQ_PSN) !== 0) attr.sqPsn = 0;
-    if ((mask & M.MAX_QP_RD_ATOMIC) !== 0) attr.maxRdAtomic = 1;
-    if ((mask & M.MAX_DEST_RD_ATOMIC) !== 0) attr.maxDestRdAtomic = 1;
-    if ((mask & M.MIN_RNR_TIMER) !== 0) attr.minRnrTimer = 12;
-    if ((mask & M.DEST_QPN) !== 0) attr.destQpNum = LONE_PEER_QPN;
+    const attr = attrValues(current, next, mask, { destQpNum: LONE_PEER_QPN });
     // Always a real, connected socket: a refusal must come from the table, not from a bad value.
     if ((mask & M.AV) !== 0) attr.ahAttr = { socket: await this.socket() };
     return attr;

@@ -1,5 +1,5 @@
-import { QpAttrMask as M } from '../../../machines/qp-attr-mask.js';
 import type { AdapterClient } from './adapter-client.js';
+import { INIT_MASK, RTR_MASK, RTS_MASK, attrValues } from './qp-attrs.js';
 
 type R = Record<string, unknown>;
 
@@ -15,9 +15,6 @@ export interface ConnectedPair {
   readonly qpB: string;
 }
 
-const INIT_MASK = M.STATE | M.PKEY_INDEX | M.PORT | M.ACCESS_FLAGS;
-const RTR_MASK = M.STATE | M.AV | M.PATH_MTU | M.DEST_QPN | M.RQ_PSN | M.MAX_DEST_RD_ATOMIC | M.MIN_RNR_TIMER;
-const RTS_MASK = M.STATE | M.SQ_PSN | M.TIMEOUT | M.RETRY_CNT | M.RNR_RETRY | M.MAX_QP_RD_ATOMIC;
 
 /**
  * Two endpoints of the two-endpoint groups — the IUT and its peer (the IUT again by default, or
@@ -44,7 +41,7 @@ export class PairFixture {
   async connect(accessB: number, cap: R = { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1 }): Promise<ConnectedPair> {
     const create = async (e: Endpoint, access: number) => {
       const created = await e.iut.request('createQp', { pd: e.pd, qpType: 'RC', sendCq: e.cq, recvCq: e.cq, cap }) as R;
-      await e.iut.request('modifyQp', { qp: created.qp, attr: { qpState: 'INIT', pkeyIndex: 0, portNum: 1, qpAccessFlags: access }, mask: INIT_MASK });
+      await e.iut.request('modifyQp', { qp: created.qp, attr: attrValues('RESET', 'INIT', INIT_MASK, { destQpNum: 0, accessFlags: access }), mask: INIT_MASK });
       return { qp: created.qp as string, qpNum: created.qpNum as number };
     };
     const [qa, qb] = [await create(this.a, 0), await create(this.b, accessB)];
@@ -53,8 +50,8 @@ export class PairFixture {
       this.a.iut.request('connect', { host: '127.0.0.1', port: this.port }) as Promise<R>,
     ]);
     const up = async (e: Endpoint, qp: string, socket: unknown, destQpNum: number) => {
-      await e.iut.request('modifyQp', { qp, attr: { qpState: 'RTR', ahAttr: { socket }, pathMtu: 4096, destQpNum, rqPsn: 0, maxDestRdAtomic: 1, minRnrTimer: 12 }, mask: RTR_MASK });
-      await e.iut.request('modifyQp', { qp, attr: { qpState: 'RTS', sqPsn: 0, timeout: 14, retryCnt: 7, rnrRetry: 7, maxRdAtomic: 1 }, mask: RTS_MASK });
+      await e.iut.request('modifyQp', { qp, attr: { ...attrValues('INIT', 'RTR', RTR_MASK, { destQpNum }), ahAttr: { socket } }, mask: RTR_MASK });
+      await e.iut.request('modifyQp', { qp, attr: attrValues('RTR', 'RTS', RTS_MASK, { destQpNum }), mask: RTS_MASK });
     };
     await up(this.a, qa.qp, connected.socket, qb.qpNum);
     await up(this.b, qb.qp, accepted.socket, qa.qpNum);
