@@ -1,11 +1,14 @@
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { AdapterBroken, AdapterClient } from './adapter-client.js';
-import { newCoverage, type CaseResult, type Capabilities } from './cases.js';
+import { newCoverage, type CaseResult, type Capabilities, type Coverage } from './cases.js';
 import { POST_ADMISSION_GROUP, runPostAdmissionSuite } from './post-admission-suite.js';
 import { QP_MODIFY_GROUP, runQpModifySuite } from './qp-modify-suite.js';
 import { REMOTE_ACCESS_GROUP, runRemoteAccessSuite } from './remote-access-suite.js';
 import { RESOURCES_GROUP, runResourcesSuite } from './resources-suite.js';
 import { SENDS_GROUP, runSendsSuite } from './sends-suite.js';
+import { RETRIES_GROUP, runRetriesSuite } from './retries-suite.js';
+import { QUEUE_ERRORS_GROUP, runQueueErrorsSuite } from './queue-errors-suite.js';
+import { CQ_GROUP, runCqSuite } from './cq-suite.js';
 import { buildReport, type ConformReport } from './report.js';
 
 export interface ConformOptions {
@@ -21,8 +24,23 @@ export interface ConformOptions {
   readonly onCase?: (result: CaseResult) => void;
 }
 
-/** The generated groups, in the order they run. */
-export const GROUPS: readonly string[] = [RESOURCES_GROUP, QP_MODIFY_GROUP, POST_ADMISSION_GROUP, REMOTE_ACCESS_GROUP, SENDS_GROUP];
+type Record_ = (result: CaseResult) => void;
+type OneEndpoint = (iut: AdapterClient, capabilities: Capabilities, coverage: Coverage, record: Record_) => Promise<void>;
+type TwoEndpoints = (iut: AdapterClient, peer: AdapterClient, capabilities: Capabilities, coverage: Coverage, record: Record_) => Promise<void>;
+
+/** The generated groups, in the order they run: one endpoint, or the IUT and its peer. */
+const SUITES: readonly ({ group: string; one: OneEndpoint } | { group: string; two: TwoEndpoints })[] = [
+  { group: RESOURCES_GROUP, one: (iut, _c, _v, record) => runResourcesSuite(iut, record) },
+  { group: QP_MODIFY_GROUP, one: async (iut, capabilities, coverage, record) => { await runQpModifySuite(iut, capabilities, coverage, record); } },
+  { group: POST_ADMISSION_GROUP, one: (iut, _c, coverage, record) => runPostAdmissionSuite(iut, coverage, record) },
+  { group: REMOTE_ACCESS_GROUP, two: runRemoteAccessSuite },
+  { group: SENDS_GROUP, two: runSendsSuite },
+  { group: QUEUE_ERRORS_GROUP, two: runQueueErrorsSuite },
+  { group: RETRIES_GROUP, two: runRetriesSuite },
+  { group: CQ_GROUP, two: runCqSuite },
+];
+
+export const GROUPS: readonly string[] = SUITES.map((suite) => suite.group);
 
 /**
  * `tcpverbs conform`: starts the IUT's adapter, asks what it claims, runs the generated groups
@@ -41,19 +59,17 @@ export async function conform(options: ConformOptions): Promise<ConformReport> {
     const hello = await iut.request('hello', { protocol: PROTOCOL_VERSION }) as { name: string; protocolVersion: number; capabilities: Capabilities };
     implementation = hello.name;
     if (hello.protocolVersion !== PROTOCOL_VERSION) throw new AdapterBroken(`the adapter speaks protocol ${hello.protocolVersion}; this kit speaks ${PROTOCOL_VERSION}`);
-    for (const group of GROUPS) {
-      if (options.only !== undefined && !options.only.includes(group)) continue;
+    for (const suite of SUITES) {
+      if (options.only !== undefined && !options.only.includes(suite.group)) continue;
       const record = (result: CaseResult) => {
         cases.push(result);
         options.onCase?.(result);
       };
-      if (group === RESOURCES_GROUP) await runResourcesSuite(iut, record);
-      if (group === QP_MODIFY_GROUP) await runQpModifySuite(iut, hello.capabilities, coverage, record);
-      if (group === POST_ADMISSION_GROUP) await runPostAdmissionSuite(iut, coverage, record);
-      if (group === REMOTE_ACCESS_GROUP || group === SENDS_GROUP) {
+      if ('one' in suite) {
+        await suite.one(iut, hello.capabilities, coverage, record);
+      } else {
         peer ??= new AdapterClient({ command: options.peerAdapter ?? options.adapter, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
-        if (group === REMOTE_ACCESS_GROUP) await runRemoteAccessSuite(iut, peer, hello.capabilities, coverage, record);
-        else await runSendsSuite(iut, peer, hello.capabilities, coverage, record);
+        await suite.two(iut, peer, hello.capabilities, coverage, record);
       }
     }
   } catch (error) {

@@ -7,20 +7,33 @@ export interface Endpoint {
   readonly iut: AdapterClient;
   readonly context: string;
   readonly pd: string;
+  /** Bound to `channel`: events flow only after reqNotifyCq. */
   readonly cq: string;
+  readonly channel: string;
 }
 
 export interface ConnectedPair {
   readonly qpA: string;
   readonly qpB: string;
+  readonly qpNumA: number;
+  readonly qpNumB: number;
 }
 
+/** Connection attributes a case may choose instead of the defaults of qp-attrs.ts. */
+export interface LinkAttrs {
+  readonly timeout?: number;
+  readonly retryCnt?: number;
+  readonly rnrRetry?: number;
+  readonly minRnrTimer?: number;
+}
+
+export const DEFAULT_CAP: R = { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1 };
 
 /**
  * Two endpoints of the two-endpoint groups — the IUT and its peer (the IUT again by default, or
- * another implementation) — each with a context, a PD and a CQ, connected over real TCP on
- * 127.0.0.1 the way rc_pingpong connects them: B listens, A connects, each QP takes its socket at
- * RTR with the other's QP number.
+ * another implementation) — each with a context, a PD and a CQ on a completion channel, connected
+ * over real TCP on 127.0.0.1 the way rc_pingpong connects them: B listens, A connects, each QP
+ * takes its socket at RTR with the other's QP number.
  */
 export class PairFixture {
   private constructor(readonly a: Endpoint, readonly b: Endpoint, private readonly listener: string, private readonly port: number) {}
@@ -29,33 +42,63 @@ export class PairFixture {
     const endpoint = async (iut: AdapterClient): Promise<Endpoint> => {
       const { context } = await iut.request('openDevice', {}) as R;
       const { pd } = await iut.request('allocPd', { context }) as R;
-      const { cq } = await iut.request('createCq', { context, cqe: 256 }) as R;
-      return { iut, context: context as string, pd: pd as string, cq: cq as string };
+      const { channel } = await iut.request('createCompChannel', { context }) as R;
+      const { cq } = await iut.request('createCq', { context, cqe: 256, channel }) as R;
+      return { iut, context: context as string, pd: pd as string, cq: cq as string, channel: channel as string };
     };
     const [ea, eb] = [await endpoint(a), await endpoint(b)];
     const { listener, port } = await b.request('listen', {}) as R;
     return new PairFixture(ea, eb, listener as string, port as number);
   }
 
+  /** A new RC QP in INIT on `e`, granting `access` to its peer. */
+  async createQp(e: Endpoint, access: number, cap: R = DEFAULT_CAP): Promise<{ qp: string; qpNum: number }> {
+    const created = await e.iut.request('createQp', { pd: e.pd, qpType: 'RC', sendCq: e.cq, recvCq: e.cq, cap }) as R;
+    await this.init(e, created.qp as string, access);
+    return { qp: created.qp as string, qpNum: created.qpNum as number };
+  }
+
+  /** Takes a QP in RESET back to INIT, granting `access` to its peer. */
+  async init(e: Endpoint, qp: string, access: number): Promise<void> {
+    await e.iut.request('modifyQp', { qp, attr: attrValues('RESET', 'INIT', INIT_MASK, { destQpNum: 0, accessFlags: access }), mask: INIT_MASK });
+  }
+
   /** A new RC QP on each side, both in RTS and connected; B's QP grants `accessB` to A. */
-  async connect(accessB: number, cap: R = { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1 }): Promise<ConnectedPair> {
-    const create = async (e: Endpoint, access: number) => {
-      const created = await e.iut.request('createQp', { pd: e.pd, qpType: 'RC', sendCq: e.cq, recvCq: e.cq, cap }) as R;
-      await e.iut.request('modifyQp', { qp: created.qp, attr: attrValues('RESET', 'INIT', INIT_MASK, { destQpNum: 0, accessFlags: access }), mask: INIT_MASK });
-      return { qp: created.qp as string, qpNum: created.qpNum as number };
-    };
-    const [qa, qb] = [await create(this.a, 0), await create(this.b, accessB)];
+  async connect(accessB: number, cap: R = DEFAULT_CAP, link: LinkAttrs = {}): Promise<ConnectedPair> {
+    const [qa, qb] = [await this.createQp(this.a, 0, cap), await this.createQp(this.b, accessB, cap)];
+    const pair = { qpA: qa.qp, qpB: qb.qp, qpNumA: qa.qpNum, qpNumB: qb.qpNum };
+    await this.join(pair, link);
+    return pair;
+  }
+
+  /** Takes two QPs in INIT to RTS over a new TCP connection (after a RESET, the same QPs again). */
+  async join(pair: ConnectedPair, link: LinkAttrs = {}): Promise<void> {
     const [accepted, connected] = await Promise.all([
       this.b.iut.request('accept', { listener: this.listener }) as Promise<R>,
       this.a.iut.request('connect', { host: '127.0.0.1', port: this.port }) as Promise<R>,
     ]);
-    const up = async (e: Endpoint, qp: string, socket: unknown, destQpNum: number) => {
-      await e.iut.request('modifyQp', { qp, attr: { ...attrValues('INIT', 'RTR', RTR_MASK, { destQpNum }), ahAttr: { socket } }, mask: RTR_MASK });
-      await e.iut.request('modifyQp', { qp, attr: attrValues('RTR', 'RTS', RTS_MASK, { destQpNum }), mask: RTS_MASK });
-    };
-    await up(this.a, qa.qp, connected.socket, qb.qpNum);
-    await up(this.b, qb.qp, accepted.socket, qa.qpNum);
-    return { qpA: qa.qp, qpB: qb.qp };
+    await this.up(this.a, pair.qpA, connected.socket, pair.qpNumB, link);
+    await this.up(this.b, pair.qpB, accepted.socket, pair.qpNumA, link);
+  }
+
+  /**
+   * A QP of A in RTS whose TCP connection B accepted and never gives to a QP: whatever A sends
+   * meets silence (no ACK, no NAK), as from a peer that is gone without closing.
+   */
+  async connectSilent(cap: R = DEFAULT_CAP, link: LinkAttrs = {}): Promise<{ qp: string; qpNum: number }> {
+    const qa = await this.createQp(this.a, 0, cap);
+    const [, connected] = await Promise.all([
+      this.b.iut.request('accept', { listener: this.listener }) as Promise<R>,
+      this.a.iut.request('connect', { host: '127.0.0.1', port: this.port }) as Promise<R>,
+    ]);
+    await this.up(this.a, qa.qp, connected.socket, 0x123, link);
+    return qa;
+  }
+
+  private async up(e: Endpoint, qp: string, socket: unknown, destQpNum: number, link: LinkAttrs): Promise<void> {
+    const rtr = { ...attrValues('INIT', 'RTR', RTR_MASK, { destQpNum }), ahAttr: { socket }, ...(link.minRnrTimer === undefined ? {} : { minRnrTimer: link.minRnrTimer }) };
+    await e.iut.request('modifyQp', { qp, attr: rtr, mask: RTR_MASK });
+    await e.iut.request('modifyQp', { qp, attr: { ...attrValues('RTR', 'RTS', RTS_MASK, { destQpNum }), ...pick(link, ['timeout', 'retryCnt', 'rnrRetry']) }, mask: RTS_MASK });
   }
 
   /** Polls `e`'s CQ until `count` completions came or `ms` passed. */
@@ -80,5 +123,21 @@ export class PairFixture {
     await this.b.iut.request('closeListener', { listener: this.listener });
     await this.a.iut.request('closeDevice', { context: this.a.context });
     await this.b.iut.request('closeDevice', { context: this.b.context });
+  }
+}
+
+function pick(link: LinkAttrs, keys: readonly (keyof LinkAttrs)[]): R {
+  const out: R = {};
+  for (const key of keys) if (link[key] !== undefined) out[key] = link[key];
+  return out;
+}
+
+/** The events `iut` sent from index `from` on that match, waiting up to `ms` for the first. */
+export async function eventsAfter(iut: AdapterClient, from: number, match: (event: R) => boolean, ms: number): Promise<R[]> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = iut.events.slice(from).filter(match);
+    if (found.length > 0 || Date.now() >= deadline) return found;
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }

@@ -11,7 +11,7 @@ type Op = keyof typeof REMOTE;
 const ALL_REMOTE = 2 | 4 | 8;
 const MR_BYTES = 4096;
 
-type Variant = 'granted' | 'mr-lacks-right' | 'qp-lacks-right' | 'past-end' | 'to-end' | 'dead-rkey' | 'other-pd' | 'misaligned';
+type Variant = 'granted' | 'mr-lacks-right' | 'qp-lacks-right' | 'past-end' | 'one-past-end' | 'to-end' | 'dead-rkey' | 'other-pd' | 'misaligned';
 
 const ACCESS_RULE = 'IB RC (memory-region machine; rxe check_rkey): a remote access needs a live rkey of the QP\'s PD, a range inside the region, and the right in both the region and the QP; otherwise the requester completes REM_ACCESS_ERR';
 const ALIGN_RULE = 'IB RC (rxe): an atomic\'s remote address must be 8-byte aligned; otherwise the requester completes REM_INV_REQ_ERR';
@@ -38,7 +38,8 @@ export async function runRemoteAccessSuite(iut: AdapterClient, peer: AdapterClie
   const variants: Variant[] = ['granted', 'mr-lacks-right', 'qp-lacks-right', 'past-end', 'to-end', 'dead-rkey', 'other-pd'];
   for (const op of Object.keys(REMOTE) as Op[]) {
     const claimed = capabilities.opcodes.includes(op) && (op !== 'ATOMIC_FETCH_AND_ADD' || capabilities.features.includes('atomics'));
-    for (const variant of op === 'ATOMIC_FETCH_AND_ADD' ? [...variants, 'misaligned' as const] : variants) {
+    // An atomic one byte past the end would be misaligned: its bounds are 'past-end' and 'to-end'.
+    for (const variant of op === 'ATOMIC_FETCH_AND_ADD' ? [...variants, 'misaligned' as const] : [...variants, 'one-past-end' as const]) {
       const name = `${op} ${variant}`;
       if (!claimed) {
         record({ name, group: REMOTE_ACCESS_GROUP, status: 'not claimed', message: `needs ${op}` });
@@ -53,7 +54,7 @@ export async function runRemoteAccessSuite(iut: AdapterClient, peer: AdapterClie
       await a.iut.request('writeMr', { mr: local.mr, offset: 0, data: b64(Uint8Array.from({ length: 8 }, (_, i) => 0xa0 + i)) });
       if (variant === 'dead-rkey') await b.iut.request('deregMr', { mr: target.mr });
       // Past the end: straddling it (an atomic, which must stay aligned, lies wholly beyond it).
-      const offset = variant === 'past-end' ? (op === 'ATOMIC_FETCH_AND_ADD' ? MR_BYTES : MR_BYTES - 4) : variant === 'misaligned' ? MR_BYTES - 12 : MR_BYTES - 8;
+      const offset = variant === 'past-end' ? (op === 'ATOMIC_FETCH_AND_ADD' ? MR_BYTES : MR_BYTES - 4) : variant === 'one-past-end' ? MR_BYTES - 7 : variant === 'misaligned' ? MR_BYTES - 12 : MR_BYTES - 8;
       const remote = { remoteAddr: (target.addr as number) + offset, rkey: target.rkey };
       const sge = { addr: local.addr, length: 8, lkey: local.lkey };
       const wr: R = op === 'ATOMIC_FETCH_AND_ADD'

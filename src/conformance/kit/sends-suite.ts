@@ -1,5 +1,5 @@
 import type { AdapterClient } from './adapter-client.js';
-import { failure, type CaseResult, type Capabilities, type Coverage } from './cases.js';
+import { failure, unclaimed, type CaseResult, type Capabilities, type Coverage } from './cases.js';
 import { PairFixture, type Endpoint } from './pair-fixture.js';
 
 export const SENDS_GROUP = 'sends';
@@ -91,13 +91,6 @@ const CASES: readonly Case[] = [
 
 const describeWc = (wc: R) => `${wc.opcode}:${wc.status}:${wc.byteLen}${(Number(wc.wcFlags) & WITH_IMM) !== 0 ? `:${wc.immData}` : ''}`;
 
-function claimed(needs: readonly string[], capabilities: Capabilities): string[] {
-  return needs.filter((need) => {
-    if (need.startsWith('sge:')) return (capabilities.limits.maxSge ?? 1) < Number(need.slice(4));
-    return !capabilities.opcodes.includes(need) && !capabilities.features.includes(need);
-  });
-}
-
 /**
  * Every opcode between two endpoints, with what it must do: the bytes placed, read or swapped,
  * each side's completions (opcode, status, byte count, immediate) in posting order, scatter/gather,
@@ -107,7 +100,7 @@ export async function runSendsSuite(iut: AdapterClient, peer: AdapterClient, cap
   const fx = await PairFixture.open(iut, peer);
   const { a, b } = fx;
   for (const c of CASES) {
-    const missing = claimed(c.needs, capabilities);
+    const missing = unclaimed(c.needs, capabilities);
     if (missing.length > 0) {
       record({ name: c.name, group: SENDS_GROUP, status: 'not claimed', message: `needs ${missing.join(', ')}` });
       continue;
@@ -135,6 +128,11 @@ export async function runSendsSuite(iut: AdapterClient, peer: AdapterClient, cap
     const gotRecvs = recvWcs.map(describeWc);
     if (gotSends.join(' ') !== c.sendWcs.join(' ')) problems.push(`send WCs ${gotSends.join(' ') || 'none'} (wanted ${c.sendWcs.join(' ') || 'none'})`);
     if (gotRecvs.join(' ') !== c.recvWcs.join(' ')) problems.push(`receive WCs ${gotRecvs.join(' ') || 'none'} (wanted ${c.recvWcs.join(' ') || 'none'})`);
+    // Completions of a queue come in posting order: the WR ids say which WR each one is.
+    const wantSendIds = wrs.filter((wr) => ((wr.sendFlags as number) & SIGNALED) !== 0).map((wr) => wr.wrId).join(',');
+    const wantRecvIds = c.recvs.map((_, i) => String(100 + i)).join(',');
+    if (problems.length === 0 && sendWcs.map((wc) => wc.wrId).join(',') !== wantSendIds) problems.push(`send WCs for WRs ${sendWcs.map((wc) => wc.wrId).join(',')} (wanted ${wantSendIds}, in posting order)`);
+    if (problems.length === 0 && recvWcs.map((wc) => wc.wrId).join(',') !== wantRecvIds) problems.push(`receive WCs for WRs ${recvWcs.map((wc) => wc.wrId).join(',')} (wanted ${wantRecvIds}, in posting order)`);
     if (extra.length > 0) problems.push(`${extra.length} completion(s) more than the WRs call for: ${extra.map(describeWc).join(' ')}`);
     const check = async (e: Endpoint, mr: R, after: readonly [number, string] | undefined, where: string) => {
       if (after === undefined) return;

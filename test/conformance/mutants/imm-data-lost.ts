@@ -2,9 +2,9 @@
  * A broken implementation for the kit to catch: the reference, except that completions lose
  * their immediate data (and the WITH_IMM flag), as a stack that forgets to copy it would.
  */
-import { serveAdapter } from '../../../src/conformance/adapter/serve.js';
 import { ReferenceOps } from '../../../src/conformance/adapter/reference-ops.js';
 import type { OpName } from '../../../src/conformance/protocol/messages.js';
+import { serveMutant } from './serve-mutant.js';
 
 class ImmDataLost extends ReferenceOps {
   override async run(op: OpName, args: Record<string, unknown>): Promise<unknown> {
@@ -15,5 +15,4 @@ class ImmDataLost extends ReferenceOps {
   }
 }
 
-await serveAdapter(process.stdin, process.stdout, (emit) => new ImmDataLost(emit));
-process.stdout.write('', () => process.exit(0));
+await serveMutant((emit) => new ImmDataLost(emit));

@@ -3,9 +3,9 @@
  * lacks SQ_PSN is accepted (the adapter adds the missing bit), as a stack that forgot the
  * kernel's required-attribute check would.
  */
-import { serveAdapter } from '../../../src/conformance/adapter/serve.js';
 import { ReferenceOps } from '../../../src/conformance/adapter/reference-ops.js';
 import type { OpName } from '../../../src/conformance/protocol/messages.js';
+import { serveMutant } from './serve-mutant.js';
 
 const SQ_PSN = 1 << 16;
 
@@ -19,5 +19,4 @@ class LaxRts extends ReferenceOps {
   }
 }
 
-await serveAdapter(process.stdin, process.stdout, (emit) => new LaxRts(emit));
-process.stdout.write('', () => process.exit(0));
+await serveMutant((emit) => new LaxRts(emit));

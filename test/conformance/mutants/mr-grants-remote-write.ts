@@ -3,9 +3,9 @@
  * is registered with REMOTE_WRITE (and the LOCAL_WRITE it needs), whatever was asked: a stack that
  * does not check a region's remote-write right.
  */
-import { serveAdapter } from '../../../src/conformance/adapter/serve.js';
 import { ReferenceOps } from '../../../src/conformance/adapter/reference-ops.js';
 import type { OpName } from '../../../src/conformance/protocol/messages.js';
+import { serveMutant } from './serve-mutant.js';
 
 class GrantsRemoteWrite extends ReferenceOps {
   override run(op: OpName, args: Record<string, unknown>): Promise<unknown> {
@@ -14,5 +14,4 @@ class GrantsRemoteWrite extends ReferenceOps {
   }
 }
 
-await serveAdapter(process.stdin, process.stdout, (emit) => new GrantsRemoteWrite(emit));
-process.stdout.write('', () => process.exit(0));
+await serveMutant((emit) => new GrantsRemoteWrite(emit));

@@ -3,9 +3,9 @@
  * state refuses is reported as accepted (nothing is queued), as a stack without the state check
  * at post time would look from outside.
  */
-import { serveAdapter } from '../../../src/conformance/adapter/serve.js';
 import { ReferenceOps } from '../../../src/conformance/adapter/reference-ops.js';
 import type { OpName } from '../../../src/conformance/protocol/messages.js';
+import { serveMutant } from './serve-mutant.js';
 
 class PostSendInRtr extends ReferenceOps {
   override async run(op: OpName, args: Record<string, unknown>): Promise<unknown> {
@@ -18,5 +18,4 @@ class PostSendInRtr extends ReferenceOps {
   }
 }
 
-await serveAdapter(process.stdin, process.stdout, (emit) => new PostSendInRtr(emit));
-process.stdout.write('', () => process.exit(0));
+await serveMutant((emit) => new PostSendInRtr(emit));

@@ -1,0 +1,170 @@
+import { QpAttrMask as M } from '../../../machines/qp-attr-mask.js';
+import type { AdapterClient } from './adapter-client.js';
+import type { CaseResult, Capabilities, Coverage } from './cases.js';
+import { ACCESS, MR_BYTES, SEND_FLAGS, runPairCases, wcsText, type PairCase, type PairCaseContext } from './pair-cases.js';
+
+export const QUEUE_ERRORS_GROUP = 'queue-errors';
+
+type R = Record<string, unknown>;
+const FLUSH_RULE = 'IB RC (ibv_modify_qp(3), rxe flush): in ERR every outstanding WR completes WR_FLUSH_ERR, in posting order';
+const RESET_RULE = 'IB spec 10.3.1 (rxe_qp_reset): a move to RESET empties both work queues without completions; a RESET QP refuses posts (EINVAL)';
+const SQD_RULE = 'ibv_modify_qp(3) SQD: the send queue drains and stops; SQ_DRAINED is raised when asked (en_sqd_async_notify); WRs posted in SQD wait for SQD→RTS';
+const LENGTH_RULE = 'IB RC (rxe check_length; ibv_poll_cq(3)): a SEND longer than the receive completes LOC_LEN_ERR at the responder and REM_INV_REQ_ERR at the requester; both QPs go to ERR';
+const LKEY_RULE = 'IB RC (rxe copy_data, mr_check_range): every SGE must lie inside a live MR of the QP\'s PD with its lkey; otherwise the WR completes LOC_PROT_ERR and nothing is sent';
+const RECONNECT_RULE = 'kernel qp_state_table: ERR→RESET→INIT→RTR→RTS is a valid path; a QP so reset is a new connection endpoint';
+
+const send = (wrId: string, addr: number, lkey: number, length = 8): R => ({ wrId, opcode: 'SEND', sendFlags: SEND_FLAGS.SIGNALED, sgList: [{ addr, length, lkey }] });
+const recv = (wrId: string, addr: number, lkey: number, length = 64): R => ({ wrId, sgList: [{ addr, length, lkey }] });
+const toState = (t: PairCaseContext, qp: string, qpState: string, extra: R = {}, mask = M.STATE) => t.a.iut.request('modifyQp', { qp, attr: { qpState, ...extra }, mask });
+
+/** A SEND whose one SGE is `[offset, +length)` of A's region (deregistered first when `dead`). */
+function lkeyCase(name: string, offset: number, length: number, dead: boolean, ok: boolean): PairCase {
+  return {
+    name, needs: ['SEND'],
+    did: `SEND 1 with an SGE of ${length} bytes at offset ${offset} of a ${MR_BYTES}-byte MR${dead ? ' deregistered before the post' : ''}`,
+    expected: ok ? 'SEND 1 SUCCESS and the peer\'s RECV 100 SUCCESS' : 'SEND 1 LOC_PROT_ERR, QP in ERR, nothing received by the peer',
+    rule: LKEY_RULE,
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      const pair = await t.connect();
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [recv('100', remote.addr, remote.lkey, 64)] });
+      if (dead) await t.a.iut.request('deregMr', { mr: local.mr });
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr + offset, local.lkey, length)] });
+      const wcs = await t.wcs(t.a, 1);
+      const problems: string[] = [];
+      if (wcsText(wcs) !== (ok ? '1:SUCCESS' : '1:LOC_PROT_ERR')) problems.push(`requester WCs ${wcsText(wcs)}`);
+      const received = await t.wcs(t.b, 1, ok ? 3000 : 200);
+      if (ok ? wcsText(received) !== '100:SUCCESS' : received.some((wc) => wc.status === 'SUCCESS')) problems.push(`the peer completed ${wcsText(received)}`);
+      if (!ok && await t.state(t.a, pair.qpA) !== 'ERR') problems.push(`QP in ${await t.state(t.a, pair.qpA)}`);
+      return problems;
+    },
+  };
+}
+
+const CASES: readonly PairCase[] = [
+  {
+    name: 'RTS→ERR flushes the outstanding receives in posting order', needs: [],
+    did: 'receives 100, 101, 102 posted on a connected QP, then modify to ERR',
+    expected: 'WCs 100, 101, 102 WR_FLUSH_ERR in that order, QP in ERR',
+    rule: FLUSH_RULE,
+    async run(t) {
+      const local = await t.mr(t.a);
+      const pair = await t.connect();
+      await t.a.iut.request('postRecv', { qp: pair.qpA, wrs: ['100', '101', '102'].map((id, i) => recv(id, local.addr + 64 * i, local.lkey)) });
+      await toState(t, pair.qpA, 'ERR');
+      const wcs = await t.wcs(t.a, 3);
+      const problems = wcsText(wcs) === '100:WR_FLUSH_ERR 101:WR_FLUSH_ERR 102:WR_FLUSH_ERR' ? [] : [`WCs ${wcsText(wcs)}`];
+      const extra = await t.wcs(t.a, 1, 50);
+      if (extra.length > 0) problems.push(`and then ${wcsText(extra)}`);
+      if (await t.state(t.a, pair.qpA) !== 'ERR') problems.push(`QP in ${await t.state(t.a, pair.qpA)}`);
+      return problems;
+    },
+  },
+  {
+    name: 'RTS→RESET discards the outstanding receives without completions; posts are then refused', needs: [],
+    did: 'receives 100, 101 posted on a connected QP, modify to RESET, then post receive 102',
+    expected: 'no completion for 100 or 101; receive 102 refused with EINVAL',
+    rule: RESET_RULE,
+    async run(t) {
+      const local = await t.mr(t.a);
+      const pair = await t.connect();
+      await t.a.iut.request('postRecv', { qp: pair.qpA, wrs: [recv('100', local.addr, local.lkey), recv('101', local.addr + 64, local.lkey)] });
+      await toState(t, pair.qpA, 'RESET');
+      const problems: string[] = [];
+      const wcs = await t.wcs(t.a, 1, 200);
+      if (wcs.length > 0) problems.push(`completions ${wcsText(wcs)}`);
+      const posted = await t.outcome(t.a.iut.request('postRecv', { qp: pair.qpA, wrs: [recv('102', local.addr, local.lkey)] }));
+      if (posted !== 'EINVAL') problems.push(`receive 102 ${posted === 'ok' ? 'accepted' : `refused with ${posted}`}`);
+      if (await t.state(t.a, pair.qpA) !== 'RESET') problems.push(`QP in ${await t.state(t.a, pair.qpA)}`);
+      return problems;
+    },
+  },
+  {
+    name: 'SQD: SQ_DRAINED is raised, a SEND posted in SQD waits for SQD→RTS', needs: ['SEND', 'sqd'],
+    did: 'RTS→SQD with en_sqd_async_notify, SEND 1 posted in SQD, 300 ms, then SQD→RTS',
+    expected: 'an SQ_DRAINED event for the QP; no completion on either side before SQD→RTS; then SEND 1 SUCCESS and RECV 100 SUCCESS',
+    rule: SQD_RULE,
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      const pair = await t.connect();
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [recv('100', remote.addr, remote.lkey)] });
+      await toState(t, pair.qpA, 'SQD', { enSqdAsyncNotify: true }, M.STATE | M.EN_SQD_ASYNC_NOTIFY);
+      const problems: string[] = [];
+      if ((await t.events(t.a, (e) => e.type === 'asyncEvent' && e.event === 'SQ_DRAINED' && e.qpNum === pair.qpNumA, 2000)).length === 0) problems.push('no SQ_DRAINED event');
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey)] });
+      const early = [...await t.wcs(t.a, 1, 300), ...await t.wcs(t.b, 1, 1)];
+      if (early.length > 0) problems.push(`in SQD: ${wcsText(early)}`);
+      await toState(t, pair.qpA, 'RTS');
+      const [sent, received] = [early.length > 0 ? [] : await t.wcs(t.a, 1), early.length > 0 ? [] : await t.wcs(t.b, 1)];
+      if (early.length === 0 && (wcsText(sent) !== '1:SUCCESS' || wcsText(received) !== '100:SUCCESS')) problems.push(`after SQD→RTS: requester ${wcsText(sent)}, responder ${wcsText(received)}`);
+      return problems;
+    },
+  },
+  {
+    name: 'SQD→ERR flushes the SENDs held in SQD, in posting order', needs: ['SEND', 'sqd'],
+    did: 'RTS→SQD, SENDs 1 and 2 posted, then SQD→ERR',
+    expected: 'WCs 1 and 2 WR_FLUSH_ERR, in that order; nothing received by the peer',
+    rule: FLUSH_RULE,
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      const pair = await t.connect();
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [recv('100', remote.addr, remote.lkey)] });
+      await toState(t, pair.qpA, 'SQD');
+      await t.events(t.a, (e) => e.type === 'asyncEvent' && e.event === 'SQ_DRAINED', 200);
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey), send('2', local.addr, local.lkey)] });
+      await toState(t, pair.qpA, 'ERR');
+      const wcs = await t.wcs(t.a, 2);
+      const problems = wcsText(wcs) === '1:WR_FLUSH_ERR 2:WR_FLUSH_ERR' ? [] : [`requester WCs ${wcsText(wcs)}`];
+      if ((await t.wcs(t.b, 1, 200)).some((wc) => wc.status === 'SUCCESS')) problems.push('the peer received a SEND');
+      return problems;
+    },
+  },
+  {
+    name: 'ERR→RESET→INIT→RTR→RTS: the same QPs carry a SEND again', needs: ['SEND'],
+    did: 'both QPs of a pair to ERR, then RESET, INIT, RTR (a new connection), RTS; SEND 1 into receive 100',
+    expected: 'every modify accepted; SEND 1 SUCCESS and RECV 100 SUCCESS',
+    rule: RECONNECT_RULE,
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      const pair = await t.connect();
+      for (const [e, qp] of [[t.a, pair.qpA], [t.b, pair.qpB]] as const) {
+        await e.iut.request('modifyQp', { qp, attr: { qpState: 'ERR' }, mask: M.STATE });
+        await e.iut.request('modifyQp', { qp, attr: { qpState: 'RESET' }, mask: M.STATE });
+        await t.fx.init(e, qp, ACCESS.ALL_REMOTE);
+      }
+      await t.fx.drain();
+      await t.fx.join(pair);
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [recv('100', remote.addr, remote.lkey)] });
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey)] });
+      const [sent, received] = [await t.wcs(t.a, 1), await t.wcs(t.b, 1)];
+      return wcsText(sent) === '1:SUCCESS' && wcsText(received) === '100:SUCCESS' ? [] : [`requester ${wcsText(sent)}, responder ${wcsText(received)}`];
+    },
+  },
+  {
+    name: 'a SEND longer than the receive: LOC_LEN_ERR there, REM_INV_REQ_ERR here', needs: ['SEND'],
+    did: 'receive 100 of 8 bytes posted at the peer; SEND 1 of 16 bytes',
+    expected: 'responder WC 100 LOC_LEN_ERR, requester WC 1 REM_INV_REQ_ERR, both QPs in ERR',
+    rule: LENGTH_RULE,
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      const pair = await t.connect();
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [recv('100', remote.addr, remote.lkey, 8)] });
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey, 16)] });
+      const [sent, received] = [await t.wcs(t.a, 1), await t.wcs(t.b, 1)];
+      const problems: string[] = [];
+      if (wcsText(sent) !== '1:REM_INV_REQ_ERR') problems.push(`requester WCs ${wcsText(sent)}`);
+      if (wcsText(received) !== '100:LOC_LEN_ERR') problems.push(`responder WCs ${wcsText(received)}`);
+      const states = [await t.state(t.a, pair.qpA), await t.state(t.b, pair.qpB)];
+      if (states.some((s) => s !== 'ERR')) problems.push(`QPs in ${states.join(' and ')}`);
+      return problems;
+    },
+  },
+  lkeyCase('an SGE that ends at the last byte of its MR is sent', MR_BYTES - 8, 8, false, true),
+  lkeyCase('an SGE one byte past the end of its MR: LOC_PROT_ERR', MR_BYTES - 7, 8, false, false),
+  lkeyCase('an SGE of a deregistered MR: LOC_PROT_ERR', 0, 8, true, false),
+];
+
+/** What errors do to the work queues: flush on ERR, discard on RESET, SQD, length and lkey errors, reconnection. */
+export function runQueueErrorsSuite(iut: AdapterClient, peer: AdapterClient, capabilities: Capabilities, coverage: Coverage, record: (result: CaseResult) => void): Promise<void> {
+  return runPairCases(QUEUE_ERRORS_GROUP, CASES, iut, peer, capabilities, coverage, record);
+}
