@@ -31,7 +31,7 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   verbs: ['abi', 'transport', 'provider'],
   '.': ['abi', 'provider', 'nic', 'verbs'],
   monitor: ['abi', 'machines'],
-  conformance: ['.', 'abi', 'machines'],
+  conformance: ['.', 'abi', 'machines', 'spec'],
   diagrams: ['machines'],
   spec: ['abi', 'machines', 'transport', 'wire', 'monitor', '.'],
   cli: ['.', 'abi', 'machines', 'monitor', 'conformance', 'diagrams', 'spec', 'transport'],

@@ -12,7 +12,9 @@ import { Monitor } from '../monitor/monitor.js';
 import { verifyStages } from './verify-stages.js';
 import { writeFile } from 'node:fs/promises';
 import { serveAdapter } from '../conformance/adapter/serve.js';
-import { GROUPS, conform } from '../conformance/kit/conform.js';
+import { DEFAULT_RUNS, GROUPS, conform } from '../conformance/kit/conform.js';
+import { readReplayFile, type ReplayFile } from '../conformance/kit/replay-file.js';
+import { conformProgress } from './conform-progress.js';
 import { junitReport, textReport } from '../conformance/kit/report.js';
 import { adapterJsonSchemaText } from '../conformance/protocol/json-schema.js';
 import { REPO_ROOT } from '../spec/paths.js';
@@ -127,18 +129,28 @@ export function buildProgram(): Command {
       if (!['text', 'json', 'junit'].includes(value)) throw new InvalidArgumentError(`--report must be text, json or junit, got ${JSON.stringify(value)}`);
       return value;
     }, 'text')
+    .option('--runs <n>', `random command sequences to run (default ${DEFAULT_RUNS})`, positiveInt('runs', 1, 100_000))
+    .option('--replay <file>', 'run exactly the sequence of a replay file that a failing run wrote, and nothing else', (value: string) => {
+      try {
+        return readReplayFile(value);
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+    })
+    .option('--replay-out <file>', 'where a shrunk failing sequence is written (default conform-replay-SEED.json)')
     .option('--out <file>', 'write the report to a file instead of stdout')
-    .action(async (options: { adapter: string; peerAdapter?: string; only?: string[]; seed: number; report: string; out?: string }) => {
-      let done = 0;
+    .action(async (options: { adapter: string; peerAdapter?: string; only?: string[]; seed: number; runs?: number; replay?: ReplayFile; replayOut?: string; report: string; out?: string }) => {
+      const progress = conformProgress(process.stderr);
       const report = await conform({
         adapter: options.adapter, seed: options.seed, ...(options.only === undefined ? {} : { only: options.only }),
         ...(options.peerAdapter === undefined ? {} : { peerAdapter: options.peerAdapter }),
-        onCase: () => {
-          done++;
-          if (process.stderr.isTTY && done % 50 === 0) process.stderr.write(`\r  ${done} cases`);
-        },
+        ...(options.runs === undefined ? {} : { runs: options.runs }),
+        ...(options.replay === undefined ? {} : { replay: options.replay }),
+        ...(options.replayOut === undefined ? {} : { replayOut: options.replayOut }),
+        onCase: (result) => progress.onCase(result),
+        onGroup: (group, index, total) => progress.onGroup(group, index, total),
       });
-      if (process.stderr.isTTY) process.stderr.write('\r');
+      progress.stop();
       const text = options.report === 'json' ? `${JSON.stringify(report, null, 2)}\n` : options.report === 'junit' ? junitReport(report) : textReport(report);
       if (options.out !== undefined) await writeFile(options.out, text);
       else process.stdout.write(text);

@@ -9,6 +9,8 @@ import { SENDS_GROUP, runSendsSuite } from './sends-suite.js';
 import { RETRIES_GROUP, runRetriesSuite } from './retries-suite.js';
 import { QUEUE_ERRORS_GROUP, runQueueErrorsSuite } from './queue-errors-suite.js';
 import { CQ_GROUP, runCqSuite } from './cq-suite.js';
+import { SEQUENCES_GROUP, runSequencesSuite, type SequencesOptions } from './sequences-suite.js';
+import type { ReplayFile } from './replay-file.js';
 import { buildReport, type ConformReport } from './report.js';
 
 export interface ConformOptions {
@@ -17,16 +19,27 @@ export interface ConformOptions {
   /** The peer endpoint's adapter for the two-endpoint groups: the IUT again when absent. */
   readonly peerAdapter?: string;
   readonly seed?: number;
+  /** Random sequences to run (default DEFAULT_RUNS). */
+  readonly runs?: number;
+  /** Runs exactly this sequence (from a replay file), and nothing else. */
+  readonly replay?: ReplayFile;
+  /** Where a shrunk failing sequence is written (default conform-replay-SEED.json). */
+  readonly replayOut?: string;
   /** Groups to run; all when absent. */
   readonly only?: readonly string[];
   readonly cwd?: string;
   /** Called for every case as it ends (progress). */
   readonly onCase?: (result: CaseResult) => void;
+  /** Called as each group starts: its place among the groups that run. */
+  readonly onGroup?: (group: string, index: number, total: number) => void;
 }
 
 type Record_ = (result: CaseResult) => void;
 type OneEndpoint = (iut: AdapterClient, capabilities: Capabilities, coverage: Coverage, record: Record_) => Promise<void>;
-type TwoEndpoints = (iut: AdapterClient, peer: AdapterClient, capabilities: Capabilities, coverage: Coverage, record: Record_) => Promise<void>;
+type TwoEndpoints = (iut: AdapterClient, peer: AdapterClient, capabilities: Capabilities, coverage: Coverage, record: Record_, sequences: SequencesOptions) => Promise<void>;
+
+/** Random sequences of a default run: about 30 s on the reference on 2 cores. */
+export const DEFAULT_RUNS = 40;
 
 /** The generated groups, in the order they run: one endpoint, or the IUT and its peer. */
 const SUITES: readonly ({ group: string; one: OneEndpoint } | { group: string; two: TwoEndpoints })[] = [
@@ -38,6 +51,7 @@ const SUITES: readonly ({ group: string; one: OneEndpoint } | { group: string; t
   { group: QUEUE_ERRORS_GROUP, two: runQueueErrorsSuite },
   { group: RETRIES_GROUP, two: runRetriesSuite },
   { group: CQ_GROUP, two: runCqSuite },
+  { group: SEQUENCES_GROUP, two: (iut, peer, _c, coverage, record, sequences) => runSequencesSuite(iut, peer, sequences, coverage, record) },
 ];
 
 export const GROUPS: readonly string[] = SUITES.map((suite) => suite.group);
@@ -59,8 +73,15 @@ export async function conform(options: ConformOptions): Promise<ConformReport> {
     const hello = await iut.request('hello', { protocol: PROTOCOL_VERSION }) as { name: string; protocolVersion: number; capabilities: Capabilities };
     implementation = hello.name;
     if (hello.protocolVersion !== PROTOCOL_VERSION) throw new AdapterBroken(`the adapter speaks protocol ${hello.protocolVersion}; this kit speaks ${PROTOCOL_VERSION}`);
-    for (const suite of SUITES) {
-      if (options.only !== undefined && !options.only.includes(suite.group)) continue;
+    const sequences: SequencesOptions = {
+      seed, runs: options.runs ?? DEFAULT_RUNS, implementation,
+      replayOut: options.replayOut ?? `conform-replay-${seed}.json`,
+      ...(options.replay === undefined ? {} : { replay: options.replay }),
+    };
+    const only = options.replay !== undefined ? [SEQUENCES_GROUP] : options.only;
+    const running = SUITES.filter((suite) => only === undefined || only.includes(suite.group));
+    for (const [index, suite] of running.entries()) {
+      options.onGroup?.(suite.group, index, running.length);
       const record = (result: CaseResult) => {
         cases.push(result);
         options.onCase?.(result);
@@ -69,7 +90,7 @@ export async function conform(options: ConformOptions): Promise<ConformReport> {
         await suite.one(iut, hello.capabilities, coverage, record);
       } else {
         peer ??= new AdapterClient({ command: options.peerAdapter ?? options.adapter, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) });
-        await suite.two(iut, peer, hello.capabilities, coverage, record);
+        await suite.two(iut, peer, hello.capabilities, coverage, record, sequences);
       }
     }
   } catch (error) {
