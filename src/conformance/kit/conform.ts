@@ -9,6 +9,8 @@ import { SENDS_GROUP, runSendsSuite } from './sends-suite.js';
 import { RETRIES_GROUP, runRetriesSuite } from './retries-suite.js';
 import { QUEUE_ERRORS_GROUP, runQueueErrorsSuite } from './queue-errors-suite.js';
 import { CQ_GROUP, runCqSuite } from './cq-suite.js';
+import { ATTR_VALUES_GROUP, runAttrValuesSuite } from './attr-values-suite.js';
+import { LOCAL_ACCESS_GROUP, runLocalAccessSuite } from './local-access-suite.js';
 import { SEQUENCES_GROUP, runSequencesSuite, type SequencesOptions } from './sequences-suite.js';
 import type { ReplayFile } from './replay-file.js';
 import { buildReport, type ConformReport } from './report.js';
@@ -45,9 +47,11 @@ export const DEFAULT_RUNS = 40;
 const SUITES: readonly ({ group: string; one: OneEndpoint } | { group: string; two: TwoEndpoints })[] = [
   { group: RESOURCES_GROUP, one: (iut, _c, _v, record) => runResourcesSuite(iut, record) },
   { group: QP_MODIFY_GROUP, one: async (iut, capabilities, coverage, record) => { await runQpModifySuite(iut, capabilities, coverage, record); } },
+  { group: ATTR_VALUES_GROUP, one: (iut, _c, coverage, record) => runAttrValuesSuite(iut, coverage, record) },
   { group: POST_ADMISSION_GROUP, one: (iut, _c, coverage, record) => runPostAdmissionSuite(iut, coverage, record) },
   { group: REMOTE_ACCESS_GROUP, two: runRemoteAccessSuite },
   { group: SENDS_GROUP, two: runSendsSuite },
+  { group: LOCAL_ACCESS_GROUP, two: runLocalAccessSuite },
   { group: QUEUE_ERRORS_GROUP, two: runQueueErrorsSuite },
   { group: RETRIES_GROUP, two: runRetriesSuite },
   { group: CQ_GROUP, two: runCqSuite },

@@ -106,6 +106,70 @@ const CASES: readonly PairCase[] = [
       return problems;
     },
   },
+  {
+    name: 'notify solicited-only fires on an unsuccessful completion', needs: ['completion-channel'],
+    did: 'reqNotifyCq(solicitedOnly true), then a receive flushed by a QP in ERR (WR_FLUSH_ERR)',
+    expected: 'one cqEvent (ibv_req_notify_cq(3): a completion whose status is not success is solicited)',
+    rule: NOTIFY_RULE,
+    async run(t) {
+      const qp = await flushingQp(t, t.a.cq, 4);
+      await t.a.iut.request('reqNotifyCq', { cq: t.a.cq, solicitedOnly: true });
+      await postRecvs(t, qp, [100]);
+      await t.wcs(t.a, 1);
+      const events = await t.events(t.a, cqEventOn(t.a.cq), 2000);
+      if (events.length > 0) await t.a.iut.request('ackCqEvents', { cq: t.a.cq, count: events.length });
+      await t.a.iut.request('destroyQp', { qp });
+      return events.length === 1 ? [] : [`${events.length} cqEvent(s)`];
+    },
+  },
+  {
+    name: 'a solicited-only request does not weaken a pending next-completion request', needs: ['completion-channel'],
+    did: 'reqNotifyCq(solicitedOnly false), then reqNotifyCq(solicitedOnly true), then one successful unsolicited receive',
+    expected: 'one cqEvent (rxe_req_notify_cq keeps IB_CQ_NEXT_COMP)',
+    rule: NOTIFY_RULE,
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      const pair = await t.connect();
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [{ wrId: '100', sgList: [{ addr: remote.addr, length: 64, lkey: remote.lkey }] }] });
+      await t.b.iut.request('reqNotifyCq', { cq: t.b.cq, solicitedOnly: false });
+      await t.b.iut.request('reqNotifyCq', { cq: t.b.cq, solicitedOnly: true });
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [{ wrId: '1', opcode: 'SEND', sendFlags: SEND_FLAGS.SIGNALED, sgList: [{ addr: local.addr, length: 8, lkey: local.lkey }] }] });
+      const received = await t.wcs(t.b, 1);
+      const events = await t.events(t.b, cqEventOn(t.b.cq), 2000);
+      if (events.length > 0) await t.b.iut.request('ackCqEvents', { cq: t.b.cq, count: events.length });
+      await t.wcs(t.a, 1);
+      return events.length === 1 ? [] : [`${events.length} cqEvent(s) after ${wcsText(received)}`];
+    },
+  },
+  {
+    name: 'a receive CQ overrun puts the receiving QP in ERR', needs: ['SEND'],
+    did: 'the peer\'s QP completes receives into a CQ created for 4 (N as rounded); N + 1 receives posted there, N + 1 SENDs',
+    expected: 'CQ_ERR for that CQ and the receiving QP in ERR (rxe: RESPST_ERR_CQ_OVERFLOW)',
+    rule: OVERRUN_RULE,
+    async run(t) {
+      const local = await t.mr(t.a);
+      const remote = await t.mr(t.b);
+      const { cq, cqe } = await t.b.iut.request('createCq', { context: t.b.context, cqe: 4 }) as { cq: string; cqe: number };
+      const n = cqe + 1;
+      const cap = { maxSendWr: n, maxRecvWr: n, maxSendSge: 1, maxRecvSge: 1 };
+      const a = await t.fx.createQp(t.a, 0, cap);
+      const created = await t.b.iut.request('createQp', { pd: t.b.pd, qpType: 'RC', sendCq: t.b.cq, recvCq: cq, cap }) as R;
+      const b = { qp: created.qp as string, qpNum: created.qpNum as number };
+      await t.fx.init(t.b, b.qp, ACCESS.ALL_REMOTE);
+      const pair = { qpA: a.qp, qpB: b.qp, qpNumA: a.qpNum, qpNumB: b.qpNum, capA: a.cap };
+      await t.fx.join(pair);
+      for (let i = 0; i < n; i += BATCH) await t.b.iut.request('postRecv', { qp: b.qp, wrs: Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({ wrId: String(100 + i + j), sgList: [{ addr: remote.addr, length: 64, lkey: remote.lkey }] })) });
+      for (let i = 0; i < n; i += BATCH) await t.a.iut.request('postSend', { qp: a.qp, wrs: Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({ wrId: String(1 + i + j), opcode: 'SEND', sendFlags: 0, sgList: [{ addr: local.addr, length: 8, lkey: local.lkey }] })) });
+      const problems: string[] = [];
+      if ((await t.events(t.b, (e) => e.type === 'asyncEvent' && e.event === 'CQ_ERR' && e.cq === cq, 3000)).length === 0) problems.push('no CQ_ERR event');
+      const state = await t.state(t.b, b.qp);
+      if (state !== 'ERR') problems.push(`the receiving QP in ${state}`);
+      await t.a.iut.request('destroyQp', { qp: a.qp });
+      await t.b.iut.request('destroyQp', { qp: b.qp });
+      await t.b.iut.request('destroyCq', { cq });
+      return problems;
+    },
+  },
 ];
 
 /** Completion queues: overrun and notification arming. */

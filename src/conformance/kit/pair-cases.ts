@@ -18,7 +18,7 @@ export interface PairCaseContext {
   /** A new connected pair (destroyed after the case). */
   connect(accessB?: number, link?: LinkAttrs, cap?: R): Promise<ConnectedPair>;
   /** A QP of A connected to nobody (destroyed after the case). */
-  silent(link?: LinkAttrs): Promise<{ qp: string; qpNum: number }>;
+  silent(link?: LinkAttrs, cap?: R): Promise<{ qp: string; qpNum: number; cap: R }>;
   /** Completions of `e`, up to `count` within `ms`, each recorded in the coverage. */
   wcs(e: Endpoint, count: number, ms?: number): Promise<R[]>;
   state(e: Endpoint, qp: string): Promise<string>;
@@ -71,8 +71,8 @@ export async function runPairCases(group: string, cases: readonly PairCase[], iu
         qps.push([fx.a, pair.qpA], [fx.b, pair.qpB]);
         return pair;
       },
-      silent: async (link = {}) => {
-        const q = await fx.connectSilent(DEFAULT_CAP, link);
+      silent: async (link = {}, cap = DEFAULT_CAP) => {
+        const q = await fx.connectSilent(cap, link);
         qps.push([fx.a, q.qp]);
         return q;
       },

@@ -17,6 +17,8 @@ export interface ConnectedPair {
   readonly qpB: string;
   readonly qpNumA: number;
   readonly qpNumB: number;
+  /** The capacities A's QP was created with (at least those asked). */
+  readonly capA: R;
 }
 
 /** Connection attributes a case may choose instead of the defaults of qp-attrs.ts. */
@@ -25,6 +27,7 @@ export interface LinkAttrs {
   readonly retryCnt?: number;
   readonly rnrRetry?: number;
   readonly minRnrTimer?: number;
+  readonly maxDestRdAtomic?: number;
 }
 
 export const DEFAULT_CAP: R = { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1 };
@@ -52,10 +55,10 @@ export class PairFixture {
   }
 
   /** A new RC QP in INIT on `e`, granting `access` to its peer. */
-  async createQp(e: Endpoint, access: number, cap: R = DEFAULT_CAP): Promise<{ qp: string; qpNum: number }> {
-    const created = await e.iut.request('createQp', { pd: e.pd, qpType: 'RC', sendCq: e.cq, recvCq: e.cq, cap }) as R;
+  async createQp(e: Endpoint, access: number, cap: R = DEFAULT_CAP, sqSigAll = false): Promise<{ qp: string; qpNum: number; cap: R }> {
+    const created = await e.iut.request('createQp', { pd: e.pd, qpType: 'RC', sendCq: e.cq, recvCq: e.cq, cap, ...(sqSigAll ? { sqSigAll } : {}) }) as R;
     await this.init(e, created.qp as string, access);
-    return { qp: created.qp as string, qpNum: created.qpNum as number };
+    return { qp: created.qp as string, qpNum: created.qpNum as number, cap: created.cap as R };
   }
 
   /** Takes a QP in RESET back to INIT, granting `access` to its peer. */
@@ -63,10 +66,10 @@ export class PairFixture {
     await e.iut.request('modifyQp', { qp, attr: attrValues('RESET', 'INIT', INIT_MASK, { destQpNum: 0, accessFlags: access }), mask: INIT_MASK });
   }
 
-  /** A new RC QP on each side, both in RTS and connected; B's QP grants `accessB` to A. */
-  async connect(accessB: number, cap: R = DEFAULT_CAP, link: LinkAttrs = {}): Promise<ConnectedPair> {
-    const [qa, qb] = [await this.createQp(this.a, 0, cap), await this.createQp(this.b, accessB, cap)];
-    const pair = { qpA: qa.qp, qpB: qb.qp, qpNumA: qa.qpNum, qpNumB: qb.qpNum };
+  /** A new RC QP on each side, both in RTS and connected; B's QP grants `accessB` to A; A's signals every WR when `sqSigAllA`. */
+  async connect(accessB: number, cap: R = DEFAULT_CAP, link: LinkAttrs = {}, sqSigAllA = false): Promise<ConnectedPair> {
+    const [qa, qb] = [await this.createQp(this.a, 0, cap, sqSigAllA), await this.createQp(this.b, accessB, cap)];
+    const pair = { qpA: qa.qp, qpB: qb.qp, qpNumA: qa.qpNum, qpNumB: qb.qpNum, capA: qa.cap };
     await this.join(pair, link);
     return pair;
   }
@@ -85,7 +88,7 @@ export class PairFixture {
    * A QP of A in RTS whose TCP connection B accepted and never gives to a QP: whatever A sends
    * meets silence (no ACK, no NAK), as from a peer that is gone without closing.
    */
-  async connectSilent(cap: R = DEFAULT_CAP, link: LinkAttrs = {}): Promise<{ qp: string; qpNum: number }> {
+  async connectSilent(cap: R = DEFAULT_CAP, link: LinkAttrs = {}): Promise<{ qp: string; qpNum: number; cap: R }> {
     const qa = await this.createQp(this.a, 0, cap);
     const [, connected] = await Promise.all([
       this.b.iut.request('accept', { listener: this.listener }) as Promise<R>,
@@ -96,7 +99,7 @@ export class PairFixture {
   }
 
   private async up(e: Endpoint, qp: string, socket: unknown, destQpNum: number, link: LinkAttrs): Promise<void> {
-    const rtr = { ...attrValues('INIT', 'RTR', RTR_MASK, { destQpNum }), ahAttr: { socket }, ...(link.minRnrTimer === undefined ? {} : { minRnrTimer: link.minRnrTimer }) };
+    const rtr = { ...attrValues('INIT', 'RTR', RTR_MASK, { destQpNum }), ahAttr: { socket }, ...pick(link, ['minRnrTimer', 'maxDestRdAtomic']) };
     await e.iut.request('modifyQp', { qp, attr: rtr, mask: RTR_MASK });
     await e.iut.request('modifyQp', { qp, attr: { ...attrValues('RTR', 'RTS', RTS_MASK, { destQpNum }), ...pick(link, ['timeout', 'retryCnt', 'rnrRetry']) }, mask: RTS_MASK });
   }

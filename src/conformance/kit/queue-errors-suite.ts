@@ -13,6 +13,9 @@ const LENGTH_RULE = 'IB RC (rxe check_length; ibv_poll_cq(3)): a SEND longer tha
 const LKEY_RULE = 'IB RC (rxe copy_data, mr_check_range): every SGE must lie inside a live MR of the QP\'s PD with its lkey; otherwise the WR completes LOC_PROT_ERR and nothing is sent';
 const RECONNECT_RULE = 'kernel qp_state_table: ERR→RESET→INIT→RTR→RTS is a valid path; a QP so reset is a new connection endpoint';
 
+/** How long an event that must not come is waited for. */
+const QUIET_MS = 300;
+
 const send = (wrId: string, addr: number, lkey: number, length = 8): R => ({ wrId, opcode: 'SEND', sendFlags: SEND_FLAGS.SIGNALED, sgList: [{ addr, length, lkey }] });
 const recv = (wrId: string, addr: number, lkey: number, length = 64): R => ({ wrId, sgList: [{ addr, length, lkey }] });
 const toState = (t: PairCaseContext, qp: string, qpState: string, extra: R = {}, mask = M.STATE) => t.a.iut.request('modifyQp', { qp, attr: { qpState, ...extra }, mask });
@@ -101,9 +104,36 @@ const CASES: readonly PairCase[] = [
     },
   },
   {
+    name: 'SQD without en_sqd_async_notify raises no SQ_DRAINED', needs: ['sqd'],
+    did: 'RTS→SQD with the STATE bit only, on a connected QP with nothing outstanding',
+    expected: `no SQ_DRAINED event within ${QUIET_MS} ms`,
+    rule: SQD_RULE,
+    async run(t) {
+      const pair = await t.connect();
+      await toState(t, pair.qpA, 'SQD');
+      const events = await t.events(t.a, (e) => e.type === 'asyncEvent' && e.event === 'SQ_DRAINED' && e.qpNum === pair.qpNumA, QUIET_MS);
+      return events.length === 0 ? [] : ['an SQ_DRAINED event'];
+    },
+  },
+  {
+    name: 'SQD is not drained while a SEND is outstanding', needs: ['SEND', 'sqd'],
+    did: 'SEND 1 to a peer that never answers (timeout 20, about 4 s), then RTS→SQD with en_sqd_async_notify',
+    expected: `no SQ_DRAINED event within ${QUIET_MS} ms (SEND 1 is still unacknowledged)`,
+    rule: SQD_RULE,
+    async run(t) {
+      const local = await t.mr(t.a);
+      const { qp, qpNum } = await t.silent({ timeout: 20 });
+      await t.a.iut.request('postSend', { qp, wrs: [send('1', local.addr, local.lkey)] });
+      await t.a.iut.request('modifyQp', { qp, attr: { qpState: 'SQD', enSqdAsyncNotify: true }, mask: M.STATE | M.EN_SQD_ASYNC_NOTIFY });
+      const events = await t.events(t.a, (e) => e.type === 'asyncEvent' && e.event === 'SQ_DRAINED' && e.qpNum === qpNum, QUIET_MS);
+      const wcs = await t.wcs(t.a, 1, 1);
+      return events.length === 0 ? [] : [`an SQ_DRAINED event with ${wcs.length === 0 ? 'SEND 1 not completed' : `WCs ${wcsText(wcs)}`}`];
+    },
+  },
+  {
     name: 'SQD→ERR flushes the SENDs held in SQD, in posting order', needs: ['SEND', 'sqd'],
-    did: 'RTS→SQD, SENDs 1 and 2 posted, then SQD→ERR',
-    expected: 'WCs 1 and 2 WR_FLUSH_ERR, in that order; nothing received by the peer',
+    did: 'RTS→SQD, SEND 1 and SEND 2 (unsignaled) posted, then SQD→ERR',
+    expected: 'WCs 1 and 2 WR_FLUSH_ERR, in that order (a flushed WR completes, signaled or not); nothing received by the peer',
     rule: FLUSH_RULE,
     async run(t) {
       const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
@@ -111,7 +141,7 @@ const CASES: readonly PairCase[] = [
       await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [recv('100', remote.addr, remote.lkey)] });
       await toState(t, pair.qpA, 'SQD');
       await t.events(t.a, (e) => e.type === 'asyncEvent' && e.event === 'SQ_DRAINED', 200);
-      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey), send('2', local.addr, local.lkey)] });
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey), { ...send('2', local.addr, local.lkey), sendFlags: 0 }] });
       await toState(t, pair.qpA, 'ERR');
       const wcs = await t.wcs(t.a, 2);
       const problems = wcsText(wcs) === '1:WR_FLUSH_ERR 2:WR_FLUSH_ERR' ? [] : [`requester WCs ${wcsText(wcs)}`];
@@ -121,23 +151,27 @@ const CASES: readonly PairCase[] = [
   },
   {
     name: 'ERR→RESET→INIT→RTR→RTS: the same QPs carry a SEND again', needs: ['SEND'],
-    did: 'both QPs of a pair to ERR, then RESET, INIT, RTR (a new connection), RTS; SEND 1 into receive 100',
-    expected: 'every modify accepted; SEND 1 SUCCESS and RECV 100 SUCCESS',
+    did: 'B\'s QP, with receive 99 posted, straight to RESET; A\'s to ERR then RESET; both INIT, RTR (a new connection), RTS; SEND 1 into receive 100',
+    expected: 'every modify accepted; no completion for receive 99 (RESET discards it); SEND 1 SUCCESS and RECV 100 SUCCESS',
     rule: RECONNECT_RULE,
     async run(t) {
       const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
       const pair = await t.connect();
-      for (const [e, qp] of [[t.a, pair.qpA], [t.b, pair.qpB]] as const) {
-        await e.iut.request('modifyQp', { qp, attr: { qpState: 'ERR' }, mask: M.STATE });
-        await e.iut.request('modifyQp', { qp, attr: { qpState: 'RESET' }, mask: M.STATE });
-        await t.fx.init(e, qp, ACCESS.ALL_REMOTE);
-      }
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [recv('99', remote.addr + 1024, remote.lkey)] });
+      // B first: A's move to ERR would reach B (TERMINATE) and flush receive 99 before B's RESET.
+      await t.b.iut.request('modifyQp', { qp: pair.qpB, attr: { qpState: 'RESET' }, mask: M.STATE });
+      await t.a.iut.request('modifyQp', { qp: pair.qpA, attr: { qpState: 'ERR' }, mask: M.STATE });
+      await t.a.iut.request('modifyQp', { qp: pair.qpA, attr: { qpState: 'RESET' }, mask: M.STATE });
+      for (const [e, qp] of [[t.a, pair.qpA], [t.b, pair.qpB]] as const) await t.fx.init(e, qp, ACCESS.ALL_REMOTE);
+      const leftover = await t.wcs(t.b, 1, 100);
       await t.fx.drain();
       await t.fx.join(pair);
       await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [recv('100', remote.addr, remote.lkey)] });
       await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey)] });
       const [sent, received] = [await t.wcs(t.a, 1), await t.wcs(t.b, 1)];
-      return wcsText(sent) === '1:SUCCESS' && wcsText(received) === '100:SUCCESS' ? [] : [`requester ${wcsText(sent)}, responder ${wcsText(received)}`];
+      const problems = leftover.length === 0 ? [] : [`after RESET the peer completed ${wcsText(leftover)}`];
+      if (wcsText(sent) !== '1:SUCCESS' || wcsText(received) !== '100:SUCCESS') problems.push(`requester ${wcsText(sent)}, responder ${wcsText(received)}`);
+      return problems;
     },
   },
   {

@@ -1,6 +1,6 @@
 import type { AdapterClient } from './adapter-client.js';
 import { failure, type CaseResult, type Capabilities, type Coverage } from './cases.js';
-import { PairFixture } from './pair-fixture.js';
+import { PairFixture, eventsAfter } from './pair-fixture.js';
 
 export const REMOTE_ACCESS_GROUP = 'remote-access';
 
@@ -13,8 +13,12 @@ const MR_BYTES = 4096;
 
 type Variant = 'granted' | 'mr-lacks-right' | 'qp-lacks-right' | 'past-end' | 'one-past-end' | 'to-end' | 'dead-rkey' | 'other-pd' | 'misaligned';
 
-const ACCESS_RULE = 'IB RC (memory-region machine; rxe check_rkey): a remote access needs a live rkey of the QP\'s PD, a range inside the region, and the right in both the region and the QP; otherwise the requester completes REM_ACCESS_ERR';
-const ALIGN_RULE = 'IB RC (rxe): an atomic\'s remote address must be 8-byte aligned; otherwise the requester completes REM_INV_REQ_ERR';
+/** The WC opcode of each WR opcode (ibv_poll_cq(3)). */
+const WC_OPCODE: Record<Op, string> = { RDMA_WRITE: 'RDMA_WRITE', RDMA_READ: 'RDMA_READ', ATOMIC_FETCH_AND_ADD: 'FETCH_ADD' };
+const QP_ERROR_EVENTS = new Set(['QP_FATAL', 'QP_REQ_ERR', 'QP_ACCESS_ERR']);
+
+const ACCESS_RULE = 'IB RC (memory-region machine; rxe check_rkey): a remote access needs a live rkey of the QP\'s PD, a range inside the region, and the right in both the region and the QP; otherwise the requester completes REM_ACCESS_ERR and the responder\'s QP fails with QP_ACCESS_ERR (IB spec 11.6.3.1, docs/semantics.md)';
+const ALIGN_RULE = 'IB RC (rxe): an atomic\'s remote address must be 8-byte aligned; otherwise the requester completes REM_INV_REQ_ERR and the responder\'s QP fails with QP_REQ_ERR';
 
 function expectedStatus(variant: Variant): string {
   if (variant === 'granted' || variant === 'to-end') return 'SUCCESS';
@@ -63,10 +67,19 @@ export async function runRemoteAccessSuite(iut: AdapterClient, peer: AdapterClie
       const pair = await fx.connect(qpAccess);
       const did = `${op} of 8 bytes at offset ${offset} of a ${MR_BYTES}-byte peer region (region access 0x${mrAccess.toString(16)}, QP access 0x${qpAccess.toString(16)}${variant === 'dead-rkey' ? ', deregistered' : ''}${variant === 'other-pd' ? ', another PD' : ''})`;
       const expected = expectedStatus(variant);
+      const eventsBefore = b.iut.events.length;
       await a.iut.request('postSend', { qp: pair.qpA, wrs: [wr] });
       const [wc] = await fx.poll(a, 1);
       let got = wc === undefined ? 'no completion within 3 s' : `${wc.status}`;
       let ok = wc !== undefined && wc.status === expected;
+      if (ok && wc!.qpNum !== pair.qpNumA) [ok, got] = [false, `${wc!.status} with qp_num ${String(wc!.qpNum)}, not the QP's ${pair.qpNumA}`];
+      if (ok && expected === 'SUCCESS' && wc!.opcode !== WC_OPCODE[op]) [ok, got] = [false, `SUCCESS with opcode ${String(wc!.opcode)}, not ${WC_OPCODE[op]}`];
+      if (ok && expected !== 'SUCCESS') {
+        // The responder found the fault: its QP fails with the event of the fault's class.
+        const want = expected === 'REM_ACCESS_ERR' ? 'QP_ACCESS_ERR' : 'QP_REQ_ERR';
+        const [event] = await eventsAfter(b.iut, eventsBefore, (e) => e.type === 'asyncEvent' && e.qpNum === pair.qpNumB && QP_ERROR_EVENTS.has(e.event as string), 1000);
+        if (event?.event !== want) [ok, got] = [false, `${wc!.status}, and the responder's QP raised ${event === undefined ? 'no error event' : String(event.event)}, not ${want}`];
+      }
       if (wc !== undefined) {
         coverage.wcStatuses.add(wc.status as string);
         coverage.opcodes.add(wc.opcode as string);

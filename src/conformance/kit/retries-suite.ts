@@ -9,6 +9,13 @@ const RNR_RULE = 'IB RC (ibv_modify_qp(3) rnr_retry; rxe rnr_nak_timer): a SEND 
 const RETRY_RULE = 'IB RC (ibv_modify_qp(3) timeout, retry_cnt; rxe retransmit_timer): a request left unanswered for the local ACK timeout is resent, retry_cnt times; then the WR completes RETRY_EXC_ERR, the QP goes to ERR and the WRs after it flush';
 const LOSS_RULE = 'IB RC over a reliable connection (siw, iWARP RFC 5040 §6): when the connection is lost the QP goes to ERR, raises an async event and every outstanding WR completes WR_FLUSH_ERR, in posting order';
 
+/** The local ACK timeout at timeout 14: 4.096 µs × 2^14. */
+const ACK_TIMEOUT_14_MS = 4.096e-3 * 2 ** 14;
+/** IB min_rnr_timer encodings used here (IB spec table 45): 26 = 81.92 ms, 29 = 245.76 ms. */
+const RNR_TIMER_MS: Record<number, number> = { 26: 81.92, 29: 245.76 };
+/** How long after a receive is posted a retried SEND may take at min_rnr_timer 1 (a loaded machine's slack). */
+const RNR_SLACK_MS = 500;
+
 const send = (wrId: string, addr: number, lkey: number, flags = SEND_FLAGS.SIGNALED): R => ({ wrId, opcode: 'SEND', sendFlags: flags, sgList: [{ addr, length: 8, lkey }] });
 
 /** A SEND to a peer without receives, rnr_retry `rnrRetry`: the first WR fails RNR_RETRY_EXC_ERR and the second flushes. */
@@ -38,7 +45,7 @@ const CASES: readonly PairCase[] = [
   {
     name: 'RNR, rnrRetry 7: the SEND waits for a receive posted late, then succeeds', needs: ['SEND'],
     did: 'SEND 1 with rnrRetry 7 to a peer without receives; 300 ms later the peer posts receive 100',
-    expected: 'no send completion before the receive is posted; then SEND 1 SUCCESS and RECV 100 SUCCESS with the 8 bytes',
+    expected: `no send completion before the receive is posted; then, within ${RNR_SLACK_MS} ms, SEND 1 SUCCESS and RECV 100 SUCCESS with the 8 bytes`,
     rule: RNR_RULE,
     async run(t) {
       const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
@@ -48,7 +55,11 @@ const CASES: readonly PairCase[] = [
       const early = await t.wcs(t.a, 1, 300);
       const problems = early.length > 0 ? [`the SEND completed ${wcsText(early)} before the peer had a receive`] : [];
       await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [{ wrId: '100', sgList: [{ addr: remote.addr, length: 64, lkey: remote.lkey }] }] });
+      const receivePosted = performance.now();
       const [sent, received] = [early.length > 0 ? early : await t.wcs(t.a, 1), await t.wcs(t.b, 1)];
+      // The RNR NAK carries the responder's min_rnr_timer (0.01 ms), not 655 ms (timer 0): generous, still far below.
+      const waited = performance.now() - receivePosted;
+      if (waited > RNR_SLACK_MS) problems.push(`the SEND completed ${waited.toFixed(0)} ms after the receive was posted (min_rnr_timer 0.01 ms)`);
       if (wcsText(sent) !== '1:SUCCESS') problems.push(`requester WCs ${wcsText(sent)}`);
       if (wcsText(received) !== '100:SUCCESS' || received[0]!.byteLen !== 8) problems.push(`responder WCs ${wcsText(received)}${received[0] === undefined ? '' : ` of ${received[0].byteLen} bytes`}`);
       const data = Buffer.from((await t.b.iut.request('readMr', { mr: remote.mr, offset: 0, length: 8 }) as R).data as string, 'base64').toString();
@@ -58,19 +69,78 @@ const CASES: readonly PairCase[] = [
   },
   {
     name: 'silent peer: RETRY_EXC_ERR after retryCnt retries, then flush', needs: ['SEND'],
-    did: 'SENDs 1 and 2 (timeout 10, retryCnt 2) on a connection whose far end has no QP and never answers',
-    expected: 'WC 1 RETRY_EXC_ERR, WC 2 WR_FLUSH_ERR, QP in ERR, a QP_FATAL async event',
+    did: 'SENDs 1 and 2 (timeout 14 = 67 ms, retryCnt 3) on a connection whose far end has no QP and never answers',
+    expected: 'WC 1 RETRY_EXC_ERR no sooner than (retryCnt + 1) local ACK timeouts (268 ms), WC 2 WR_FLUSH_ERR, QP in ERR, a QP_FATAL async event',
     rule: RETRY_RULE,
     async run(t) {
       const local = await t.mr(t.a);
-      const { qp, qpNum } = await t.silent({ timeout: 10, retryCnt: 2 });
+      const { qp, qpNum } = await t.silent({ timeout: 14, retryCnt: 3 });
+      const posted = performance.now();
       await t.a.iut.request('postSend', { qp, wrs: [send('1', local.addr, local.lkey), send('2', local.addr, local.lkey)] });
       const wcs = await t.wcs(t.a, 2, 5000);
+      const elapsed = performance.now() - posted;
       const problems: string[] = [];
       if (wcsText(wcs) !== '1:RETRY_EXC_ERR 2:WR_FLUSH_ERR') problems.push(`WCs ${wcsText(wcs)}`);
+      // A lower bound only: a loaded machine makes retries later, never sooner.
+      else if (elapsed < 0.9 * 4 * ACK_TIMEOUT_14_MS) problems.push(`RETRY_EXC_ERR after ${elapsed.toFixed(0)} ms, fewer than 4 timeouts of ${ACK_TIMEOUT_14_MS.toFixed(0)} ms`);
       const state = await t.state(t.a, qp);
       if (state !== 'ERR') problems.push(`QP in ${state}`);
       if ((await t.events(t.a, (e) => e.type === 'asyncEvent' && e.qpNum === qpNum && e.event === 'QP_FATAL', 1000)).length === 0) problems.push('no QP_FATAL event');
+      return problems;
+    },
+  },
+  {
+    name: 'RNR waits min_rnr_timer between retries', needs: ['SEND'],
+    did: 'SEND 1 with rnrRetry 2 to a peer without receives whose min_rnr_timer is 26 (81.92 ms)',
+    expected: 'WC 1 RNR_RETRY_EXC_ERR no sooner than 2 × 81.92 ms after the post',
+    rule: RNR_RULE,
+    async run(t) {
+      const local = await t.mr(t.a);
+      const pair = await t.connect(ACCESS.ALL_REMOTE, { rnrRetry: 2, minRnrTimer: 26 });
+      const posted = performance.now();
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey)] });
+      const wcs = await t.wcs(t.a, 1, 5000);
+      const elapsed = performance.now() - posted;
+      if (wcsText(wcs) !== '1:RNR_RETRY_EXC_ERR') return [`WCs ${wcsText(wcs)}`];
+      return elapsed >= 0.9 * 2 * RNR_TIMER_MS[26]! ? [] : [`RNR_RETRY_EXC_ERR after ${elapsed.toFixed(0)} ms`];
+    },
+  },
+  {
+    name: 'rnrRetry 1: a receive posted after the last retry comes too late', needs: ['SEND'],
+    did: 'SEND 1 with rnrRetry 1 to a peer without receives (min_rnr_timer 29 = 245.76 ms); the peer posts receive 100 at 1.5 × 245.76 ms, after the one retry',
+    expected: 'WC 1 RNR_RETRY_EXC_ERR (one retry, not two); receive 100 is not consumed by it',
+    rule: RNR_RULE,
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      const pair = await t.connect(ACCESS.ALL_REMOTE, { rnrRetry: 1, minRnrTimer: 29 });
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey)] });
+      await new Promise((resolve) => setTimeout(resolve, 1.5 * RNR_TIMER_MS[29]!));
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [{ wrId: '100', sgList: [{ addr: remote.addr, length: 64, lkey: remote.lkey }] }] });
+      const wcs = await t.wcs(t.a, 1, 5000);
+      const problems = wcsText(wcs) === '1:RNR_RETRY_EXC_ERR' ? [] : [`WCs ${wcsText(wcs)}`];
+      if ((await t.wcs(t.b, 1, 100)).some((wc) => wc.status === 'SUCCESS')) problems.push('the peer received the SEND');
+      return problems;
+    },
+  },
+  {
+    name: 'RNR, rnrRetry 7: an RDMA_WRITE_WITH_IMM waits for a receive too', needs: ['RDMA_WRITE_WITH_IMM'],
+    did: 'RDMA_WRITE_WITH_IMM 1 (imm 9) with rnrRetry 7 to a peer without receives; 200 ms later the peer posts receive 100',
+    expected: 'no completion before; then WRITE 1 SUCCESS, RECV_RDMA_WITH_IMM 100 SUCCESS with imm 9, and the bytes written',
+    rule: RNR_RULE,
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      await t.a.iut.request('writeMr', { mr: local.mr, offset: 0, data: Buffer.from('imm-rnr!').toString('base64') });
+      const pair = await t.connect(ACCESS.ALL_REMOTE, { rnrRetry: 7, minRnrTimer: 1 });
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [{ wrId: '1', opcode: 'RDMA_WRITE_WITH_IMM', sendFlags: SEND_FLAGS.SIGNALED, immData: 9, sgList: [{ addr: local.addr, length: 8, lkey: local.lkey }], rdma: { remoteAddr: remote.addr + 512, rkey: remote.rkey } }] });
+      const early = [...await t.wcs(t.a, 1, 200), ...await t.wcs(t.b, 1, 1)];
+      const problems = early.length > 0 ? [`before the receive: ${wcsText(early)}`] : [];
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [{ wrId: '100', sgList: [] }] });
+      const [sent, received] = early.length > 0 ? [[], []] : [await t.wcs(t.a, 1), await t.wcs(t.b, 1)];
+      if (early.length === 0 && (wcsText(sent) !== '1:SUCCESS' || wcsText(received) !== '100:SUCCESS' || received[0]!.opcode !== 'RECV_RDMA_WITH_IMM' || received[0]!.immData !== 9)) {
+        problems.push(`requester ${wcsText(sent)}, responder ${wcsText(received)}${received[0] === undefined ? '' : ` (${received[0].opcode}, imm ${String(received[0].immData)})`}`);
+      }
+      const data = Buffer.from((await t.b.iut.request('readMr', { mr: remote.mr, offset: 512, length: 8 }) as R).data as string, 'base64').toString();
+      if (early.length === 0 && data !== 'imm-rnr!') problems.push(`the peer's region holds ${JSON.stringify(data)}`);
       return problems;
     },
   },

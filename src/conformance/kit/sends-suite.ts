@@ -24,6 +24,8 @@ interface Case {
   /** Receives B posts: SGE lists as [offset, length] in B's region. */
   readonly recvs: readonly (readonly [number, number])[][];
   readonly wrs: (localAddr: number, lkey: number, remoteAddr: number, rkey: number) => R[];
+  /** A's QP created with sq_sig_all. */
+  readonly sqSigAll?: boolean;
   /** The WCs each side must show, as `opcode:status:byteLen[:imm]`, in order. */
   readonly sendWcs: readonly string[];
   readonly recvWcs: readonly string[];
@@ -61,6 +63,17 @@ const CASES: readonly Case[] = [
     name: 'INLINE SEND', needs: ['SEND', 'inline'], local: bytes('inline data!'), remote: new Uint8Array(0), recvs: [[[0, 64]]],
     wrs: (la, lk) => [{ wrId: '1', opcode: 'SEND', sendFlags: SIGNALED | INLINE, sgList: [{ addr: la, length: 12, lkey: lk }] }],
     sendWcs: ['SEND:SUCCESS:12'], recvWcs: ['RECV:SUCCESS:12'], remoteAfter: [0, hex(bytes('inline data!'))],
+  },
+  {
+    // ibv_post_send(3): "IBV_SEND_INLINE ... The L_Key will not be checked."
+    name: 'INLINE SEND: the lkey is not checked', needs: ['SEND', 'inline'], local: bytes('no key here!'), remote: new Uint8Array(0), recvs: [[[0, 64]]],
+    wrs: (la, lk) => [{ wrId: '1', opcode: 'SEND', sendFlags: SIGNALED | INLINE, sgList: [{ addr: la, length: 12, lkey: (lk ^ 0x5a5a5a) >>> 0 }] }],
+    sendWcs: ['SEND:SUCCESS:12'], recvWcs: ['RECV:SUCCESS:12'], remoteAfter: [0, hex(bytes('no key here!'))],
+  },
+  {
+    name: 'sq_sig_all: an unsignaled SEND completes all the same', needs: ['SEND'], local: bytes('12'), remote: new Uint8Array(0), recvs: [[[0, 8]], [[8, 8]]], sqSigAll: true,
+    wrs: (la, lk) => [{ wrId: '1', opcode: 'SEND', sendFlags: 0, sgList: [{ addr: la, length: 1, lkey: lk }] }, { wrId: '2', opcode: 'SEND', sendFlags: 0, sgList: [{ addr: la + 1, length: 1, lkey: lk }] }],
+    sendWcs: ['SEND:SUCCESS:1', 'SEND:SUCCESS:1'], recvWcs: ['RECV:SUCCESS:1', 'RECV:SUCCESS:1'], remoteAfter: [0, hex(bytes('1'))],
   },
   {
     name: 'an unsignaled SEND leaves no send completion; both receives complete, in order', needs: ['SEND', 'unsignaled'], local: bytes('12'), remote: new Uint8Array(0), recvs: [[[0, 8]], [[8, 8]]],
@@ -110,7 +123,7 @@ export async function runSendsSuite(iut: AdapterClient, peer: AdapterClient, cap
     if (c.local.byteLength > 0) await a.iut.request('writeMr', { mr: local.mr, offset: 0, data: Buffer.from(c.local).toString('base64') });
     if (c.remote.byteLength > 0) await b.iut.request('writeMr', { mr: remote.mr, offset: 0, data: Buffer.from(c.remote).toString('base64') });
     const sges = Math.min(4, capabilities.limits.maxSge ?? 1);
-    const pair = await fx.connect(ALL_REMOTE, { maxSendWr: 16, maxRecvWr: 16, maxSendSge: sges, maxRecvSge: sges, maxInlineData: Math.min(64, capabilities.limits.maxInlineData ?? 0) });
+    const pair = await fx.connect(ALL_REMOTE, { maxSendWr: 16, maxRecvWr: 16, maxSendSge: sges, maxRecvSge: sges, maxInlineData: Math.min(64, capabilities.limits.maxInlineData ?? 0) }, {}, c.sqSigAll === true);
     if (c.recvs.length > 0) {
       await b.iut.request('postRecv', { qp: pair.qpB, wrs: c.recvs.map((sges, i) => ({ wrId: String(100 + i), sgList: sges.map(([offset, length]) => ({ addr: (remote.addr as number) + offset, length, lkey: remote.lkey })) })) });
     }
@@ -129,10 +142,12 @@ export async function runSendsSuite(iut: AdapterClient, peer: AdapterClient, cap
     if (gotSends.join(' ') !== c.sendWcs.join(' ')) problems.push(`send WCs ${gotSends.join(' ') || 'none'} (wanted ${c.sendWcs.join(' ') || 'none'})`);
     if (gotRecvs.join(' ') !== c.recvWcs.join(' ')) problems.push(`receive WCs ${gotRecvs.join(' ') || 'none'} (wanted ${c.recvWcs.join(' ') || 'none'})`);
     // Completions of a queue come in posting order: the WR ids say which WR each one is.
-    const wantSendIds = wrs.filter((wr) => ((wr.sendFlags as number) & SIGNALED) !== 0).map((wr) => wr.wrId).join(',');
+    const wantSendIds = wrs.filter((wr) => c.sqSigAll === true || ((wr.sendFlags as number) & SIGNALED) !== 0).map((wr) => wr.wrId).join(',');
     const wantRecvIds = c.recvs.map((_, i) => String(100 + i)).join(',');
     if (problems.length === 0 && sendWcs.map((wc) => wc.wrId).join(',') !== wantSendIds) problems.push(`send WCs for WRs ${sendWcs.map((wc) => wc.wrId).join(',')} (wanted ${wantSendIds}, in posting order)`);
     if (problems.length === 0 && recvWcs.map((wc) => wc.wrId).join(',') !== wantRecvIds) problems.push(`receive WCs for WRs ${recvWcs.map((wc) => wc.wrId).join(',')} (wanted ${wantRecvIds}, in posting order)`);
+    const strays = [...sendWcs.filter((wc) => wc.qpNum !== pair.qpNumA), ...recvWcs.filter((wc) => wc.qpNum !== pair.qpNumB)];
+    if (strays.length > 0) problems.push(`WCs with the wrong qp_num: ${strays.map((wc) => `${wc.wrId}:${String(wc.qpNum)}`).join(' ')} (A's QP is ${pair.qpNumA}, B's ${pair.qpNumB})`);
     if (extra.length > 0) problems.push(`${extra.length} completion(s) more than the WRs call for: ${extra.map(describeWc).join(' ')}`);
     const check = async (e: Endpoint, mr: R, after: readonly [number, string] | undefined, where: string) => {
       if (after === undefined) return;

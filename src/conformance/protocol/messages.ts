@@ -38,11 +38,12 @@ const WC = s.obj({
   qpNum: s.int(0, 0xffffff), wcFlags: s.int(0, U32), vendorErr: s.int(0, U32),
 }, ['wrId', 'status', 'opcode', 'byteLen', 'qpNum', 'wcFlags']);
 
+/** The attributes of a modify; the u8 fields take any u8 (struct ibv_qp_attr), so the IUT judges the value. */
 const QP_ATTR = s.obj({
   qpState: QP_STATE, curQpState: QP_STATE, enSqdAsyncNotify: s.bool(), qpAccessFlags: s.int(0, U32), pkeyIndex: s.int(0, 0xffff),
   portNum: s.int(0, 255), qkey: s.int(0, U32), ahAttr: s.obj({ socket: s.handle('connected socket') }), pathMtu: s.int(0, 65536),
-  timeout: s.int(0, 31), retryCnt: s.int(0, 7), rnrRetry: s.int(0, 7), rqPsn: s.int(0, 0xffffff), maxRdAtomic: s.int(0, 255),
-  minRnrTimer: s.int(0, 31), sqPsn: s.int(0, 0xffffff), maxDestRdAtomic: s.int(0, 255), destQpNum: s.int(0, 0xffffff),
+  timeout: s.int(0, 255), retryCnt: s.int(0, 255), rnrRetry: s.int(0, 255), rqPsn: s.int(0, 0xffffff), maxRdAtomic: s.int(0, 255),
+  minRnrTimer: s.int(0, 255), sqPsn: s.int(0, 0xffffff), maxDestRdAtomic: s.int(0, 255), destQpNum: s.int(0, 0xffffff),
 }, []);
 
 const QUERIED_QP = s.openObj({ qpState: QP_STATE }, ['qpState']);
