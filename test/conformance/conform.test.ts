@@ -30,7 +30,7 @@ describe('tcpverbs conform', () => {
     expect(report.groups['retries']).toEqual({ passed: 8, failed: 0, notClaimed: 0 });
     expect(report.groups['cq']).toEqual({ passed: 7, failed: 0, notClaimed: 0 });
     expect(report.groups['sequences']).toEqual({ passed: 8, failed: 0, notClaimed: 0 });
-    expect(report.coverage.wcStatuses).toEqual(['LOC_LEN_ERR', 'LOC_PROT_ERR', 'REM_ACCESS_ERR', 'REM_INV_REQ_ERR', 'RETRY_EXC_ERR', 'RNR_RETRY_EXC_ERR', 'SUCCESS', 'WR_FLUSH_ERR']);
+    expect(report.coverage.wcStatuses).toEqual(['LOC_LEN_ERR', 'LOC_PROT_ERR', 'REM_ACCESS_ERR', 'REM_INV_REQ_ERR', 'REM_OP_ERR', 'RETRY_EXC_ERR', 'RNR_RETRY_EXC_ERR', 'SUCCESS', 'WR_FLUSH_ERR']);
     expect(report.coverage.opcodes).toEqual(expect.arrayContaining(['RECV', 'RECV_RDMA_WITH_IMM', 'COMP_SWAP', 'RDMA_READ', 'SEND', 'RDMA_WRITE']));
     // What the reference does not claim (alternate paths, a new address vector in SQD) is reported, not failed.
     expect(report.cases.filter((c) => c.status === 'not claimed').every((c) => /needs (alt-path|sqd-av)/.test(c.message ?? ''))).toBe(true);
