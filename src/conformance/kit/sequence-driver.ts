@@ -2,6 +2,7 @@ import { TraceRecorder, type Trace, type TraceEp, type TraceQueue } from '../../
 import { AdapterRefused, type AdapterClient } from './adapter-client.js';
 import { INIT_MASK, RTR_MASK, RTS_MASK, attrValues } from './qp-attrs.js';
 import type { Coverage } from './cases.js';
+import { MachineSteps } from './machine-steps.js';
 
 type R = Record<string, unknown>;
 
@@ -62,6 +63,8 @@ export class UnknownCompletion extends Error {}
  */
 export class SequenceDriver {
   readonly recorder: TraceRecorder;
+  /** The same calls, step by step against the machines. */
+  readonly machines = new MachineSteps();
   private constructor(private readonly a: Side, private readonly b: Side, private readonly sequence: Sequence, private readonly coverage: Coverage, source: string) {
     this.recorder = new TraceRecorder(source, { Buffers: [...BUFFERS], SendOps: ['BADREQ', 'SEND', 'WRITE'], Regions: ['r1', 'r2'], RemoteWritable: ['r1'], RnrRetry: sequence.rnrRetry, AllowBreak: false });
   }
@@ -140,6 +143,7 @@ export class SequenceDriver {
       s.outstanding.clear();
     }
     this.recorder.record({ t: 'modify', ep, to, ok });
+    this.machines.modify(ep, to as never, fullMask, ok);
   }
 
   private async postSend(ep: TraceEp, op: 'SEND' | 'WRITE' | 'BADREQ', tgt: 'none' | 'r1' | 'r2'): Promise<void> {
@@ -159,6 +163,7 @@ export class SequenceDriver {
       s.outstanding.set(wrId, { q: 'S', buf });
     }
     this.recorder.record({ t: 'post_send', ep, wr: wrId, op, buf, tgt: op === 'WRITE' ? tgt : 'none', ok });
+    this.machines.post(ep, 'send', ok);
   }
 
   private async postRecv(ep: TraceEp): Promise<void> {
@@ -172,6 +177,7 @@ export class SequenceDriver {
       s.outstanding.set(wrId, { q: 'R', buf });
     }
     this.recorder.record({ t: 'post_recv', ep, wr: wrId, buf, ok });
+    this.machines.post(ep, 'recv', ok);
   }
 
   private async poll(ep: TraceEp, max: number): Promise<number> {
@@ -197,6 +203,7 @@ export class SequenceDriver {
     const state = ((await s.iut.request('queryQp', { qp: s.qp })) as R).qpState as string;
     this.coverage.qpStates.add(state);
     this.recorder.record({ t: 'state', ep, qp: state });
+    this.machines.query(ep, state as never);
   }
 
   private wait(): Promise<void> {

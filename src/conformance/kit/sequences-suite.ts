@@ -11,7 +11,7 @@ import { REPLAY_FORMAT, type ReplayFile } from './replay-file.js';
 
 export const SEQUENCES_GROUP = 'sequences';
 
-const RULE = 'spec/RcVerbs.tla: every call the application makes, and what it returns, is a step of the spec (trace checker, src/spec/trace-check.ts); every completion is for an outstanding WR';
+const RULE = 'machines/ (qp-modify-table, qp-post-admission) step by step, then spec/RcVerbs.tla: every call the application makes, and what it returns, is a step of the spec (trace checker, src/spec/trace-check.ts); every completion is for an outstanding WR';
 
 const ep = fc.constantFrom('A' as const, 'B' as const);
 const command: fc.Arbitrary<Command> = fc.oneof(
@@ -47,14 +47,17 @@ type Judged = { ok: true; events: number } | { ok: false; reason: string; trace:
 /** One sequence through both endpoints; the trace goes through NDJSON and back before it is judged. */
 async function judge(iut: AdapterClient, peer: AdapterClient, sequence: Sequence, coverage: Coverage, source: string): Promise<Judged> {
   let text = '';
+  let machines: string | null = null;
   try {
     const driver = await SequenceDriver.open(iut, peer, sequence, coverage, source);
     text = formatTrace(await driver.run());
+    machines = driver.machines.violation;
   } catch (error) {
     if (error instanceof AdapterBroken) throw error;
     const reason = error instanceof UnknownCompletion ? error.message : `the IUT refused a step: ${error instanceof Error ? error.message : String(error)}`;
     return { ok: false, reason, trace: text };
   }
+  if (machines !== null) return { ok: false, reason: `the machines: ${machines}`, trace: text };
   const verdict = checkTrace(parseTrace(text), loadQpTables());
   return verdict.ok ? { ok: true, events: verdict.replayed } : { ok: false, reason: describeVerdict(verdict, source), trace: text };
 }
@@ -62,8 +65,9 @@ async function judge(iut: AdapterClient, peer: AdapterClient, sequence: Sequence
 const describe = (s: Sequence) => `${s.commands.length} commands, rnrRetry ${s.rnrRetry}${s.silentPeer ? ', silent peer' : ''}`;
 
 /**
- * Random command sequences across both endpoints (fast-check, seeded), each recorded as the
- * project's NDJSON trace and replayed against the spec by the trace checker. A failure shrinks to
+ * Random command sequences across both endpoints (fast-check, seeded), each checked step by step
+ * against the machines, recorded as the project's NDJSON trace and replayed against the spec by
+ * the trace checker. A failure shrinks to
  * a minimal sequence, written as a replay file that `--replay FILE` runs again, exactly.
  */
 export async function runSequencesSuite(iut: AdapterClient, peer: AdapterClient, options: SequencesOptions, coverage: Coverage, record: (result: CaseResult) => void): Promise<void> {
