@@ -25,7 +25,7 @@ describe('tcpverbs conform', () => {
     expect(report.groups['remote-access']).toEqual({ passed: 24, failed: 0, notClaimed: 0 });
     expect(report.groups['sends']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
     expect(report.groups['attr-values']).toEqual({ passed: 17, failed: 0, notClaimed: 0 });
-    expect(report.groups['local-access']).toEqual({ passed: 9, failed: 0, notClaimed: 0 });
+    expect(report.groups['local-access']).toEqual({ passed: 10, failed: 0, notClaimed: 0 });
     expect(report.groups['queue-errors']).toEqual({ passed: 11, failed: 0, notClaimed: 0 });
     expect(report.groups['retries']).toEqual({ passed: 8, failed: 0, notClaimed: 0 });
     expect(report.groups['cq']).toEqual({ passed: 7, failed: 0, notClaimed: 0 });

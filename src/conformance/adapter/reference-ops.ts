@@ -54,7 +54,7 @@ export class ReferenceOps {
           capabilities: {
             qpTypes: ['RC', 'STREAM'],
             opcodes: ['SEND', 'SEND_WITH_IMM', 'RDMA_WRITE', 'RDMA_WRITE_WITH_IMM', 'RDMA_READ', 'ATOMIC_CMP_AND_SWP', 'ATOMIC_FETCH_AND_ADD'],
-            features: ['completion-channel', 'inline', 'sqd', 'atomics', 'unsignaled', 'solicited', 'fence'],
+            features: ['completion-channel', 'inline', 'sqd', 'atomics', 'unsignaled', 'solicited', 'fence', 'dereg-busy'],
             limits: { maxQpWr: device.maxQpWr, maxSge: device.maxSge, maxCqe: device.maxCqe, maxMrSize: device.maxMrSize, maxInlineData: device.maxInlineData, maxQpRdAtom: device.maxQpRdAtom },
           },
         };

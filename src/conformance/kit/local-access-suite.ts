@@ -155,6 +155,27 @@ const CASES: readonly PairCase[] = [
       return problems;
     },
   },
+  {
+    name: 'dereg of an MR an outstanding SEND uses: EBUSY, the MR stays usable', needs: ['SEND', 'dereg-busy'],
+    did: 'SEND 1 from MR X to a peer that never answers (timeout 20), then deregMr X, readMr X; destroyQp, deregMr X',
+    expected: 'the first deregMr refused with EBUSY and X still readable; after the QP is gone, deregMr succeeds',
+    rule: 'docs/semantics.md (the buffer machine: memory lent to the hardware is not freed under it), claimed as dereg-busy; IB leaves it undefined',
+    async run(t) {
+      const x = await t.a.iut.request('regMr', { pd: t.a.pd, length: MR_BYTES, access: ACCESS.LOCAL_WRITE }) as R;
+      const { qp } = await t.silent({ timeout: 20 });
+      await t.a.iut.request('postSend', { qp, wrs: [sendWr('1', x.addr as number, x.lkey as number)] });
+      const problems: string[] = [];
+      const first = await t.outcome(t.a.iut.request('deregMr', { mr: x.mr }));
+      if (first !== 'EBUSY') problems.push(`the first deregMr answered ${first}`);
+      if (first !== 'ok' && await t.outcome(t.a.iut.request('readMr', { mr: x.mr, offset: 0, length: 8 })) !== 'ok') problems.push('the MR is no longer readable');
+      await t.a.iut.request('destroyQp', { qp });
+      if (first !== 'ok') {
+        const second = await t.outcome(t.a.iut.request('deregMr', { mr: x.mr }));
+        if (second !== 'ok') problems.push(`after destroyQp, deregMr answered ${second}`);
+      }
+      return problems;
+    },
+  },
 ];
 
 /** Local protection and queue limits: lkeys of another PD, LOCAL_WRITE for every NIC write, WR, SGE and inline limits, max_dest_rd_atomic 0. */
