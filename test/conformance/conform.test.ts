@@ -20,15 +20,16 @@ describe('tcpverbs conform', () => {
     const report = JSON.parse(stdout) as ConformReport;
     expect(report).toMatchObject({ implementation: expect.stringMatching(/^tcpverbs reference/), failed: 0 });
     expect(report.groups['qp-modify']!.passed).toBeGreaterThan(1000);
-    expect(report.groups['resources']).toEqual({ passed: 23, failed: 0, notClaimed: 0 });
+    expect(report.groups['resources']).toEqual({ passed: 24, failed: 0, notClaimed: 0 });
     expect(report.groups['post-admission']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
     expect(report.groups['remote-access']).toEqual({ passed: 24, failed: 0, notClaimed: 0 });
-    expect(report.groups['sends']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
-    expect(report.groups['attr-values']).toEqual({ passed: 17, failed: 0, notClaimed: 0 });
-    expect(report.groups['local-access']).toEqual({ passed: 10, failed: 0, notClaimed: 0 });
-    expect(report.groups['queue-errors']).toEqual({ passed: 11, failed: 0, notClaimed: 0 });
-    expect(report.groups['retries']).toEqual({ passed: 8, failed: 0, notClaimed: 0 });
-    expect(report.groups['cq']).toEqual({ passed: 7, failed: 0, notClaimed: 0 });
+    expect(report.groups['sends']).toEqual({ passed: 20, failed: 0, notClaimed: 0 });
+    expect(report.groups['attr-values']).toEqual({ passed: 18, failed: 0, notClaimed: 0 });
+    expect(report.groups['local-access']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
+    expect(report.groups['connection']).toEqual({ passed: 3, failed: 0, notClaimed: 0 });
+    expect(report.groups['queue-errors']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
+    expect(report.groups['retries']).toEqual({ passed: 10, failed: 0, notClaimed: 0 });
+    expect(report.groups['cq']).toEqual({ passed: 8, failed: 0, notClaimed: 0 });
     expect(report.groups['sequences']).toEqual({ passed: 8, failed: 0, notClaimed: 0 });
     expect(report.coverage.wcStatuses).toEqual(['LOC_LEN_ERR', 'LOC_PROT_ERR', 'REM_ACCESS_ERR', 'REM_INV_REQ_ERR', 'REM_OP_ERR', 'RETRY_EXC_ERR', 'RNR_RETRY_EXC_ERR', 'SUCCESS', 'WR_FLUSH_ERR']);
     expect(report.coverage.opcodes).toEqual(expect.arrayContaining(['RECV', 'RECV_RDMA_WITH_IMM', 'COMP_SWAP', 'RDMA_READ', 'SEND', 'RDMA_WRITE']));
@@ -61,7 +62,7 @@ describe('tcpverbs conform', () => {
     const mutant = `${NODE} test/conformance/mutants/completions-reordered.ts`;
     const found = conform(mutant, '--only', 'sequences', '--runs', '20', '--seed', '7', '--replay-out', replay);
     expect(found.code).toBe(1);
-    expect(found.stdout).toMatch(/sequences sequence \d+ \(shrunk to \d+ commands[^)]*\): did random sequence \d+ of seed 7, shrunk in \d+ steps .*; replay: --replay .*replay\.json; expected a spec behaviour; got trace .* is a step the spec cannot take: .*; rule: spec\/RcVerbs\.tla/);
+    expect(found.stdout).toMatch(/sequences sequence \d+ \(shrunk to \d+ commands[^)]*\): did random sequence \d+ of seed 7, shrunk in \d+ steps .*; replay: --replay .*replay\.json; expected a spec behaviour; got trace .* is a step the spec cannot take: .*; rule: machines\/.*spec\/RcVerbs\.tla/);
     const file = JSON.parse(readFileSync(replay, 'utf8')) as { sequence: { commands: unknown[] }; trace: string };
     expect(file.sequence.commands.length).toBeLessThanOrEqual(10);
     expect(file.trace.split('\n')[0]).toContain('"t":"header"');
@@ -89,6 +90,6 @@ describe('tcpverbs conform', () => {
   it('bad usage exits 2 and says what is allowed', () => {
     const { code, stderr } = conform('x', '--only', 'nope');
     expect(code).toBe(2);
-    expect(stderr).toContain('unknown group nope; groups are resources, qp-modify, attr-values, post-admission, remote-access, sends, local-access, queue-errors, retries, cq, sequences');
+    expect(stderr).toContain('unknown group nope; groups are resources, qp-modify, attr-values, post-admission, remote-access, sends, local-access, connection, queue-errors, retries, cq, sequences');
   });
 });

@@ -73,6 +73,22 @@ export async function runAttrValuesSuite(iut: AdapterClient, coverage: Coverage,
     await iut.request('destroyQp', { qp });
   }
 
+  // What was set is what queryQp reports, field by field.
+  {
+    const name = 'queryQp reports the attributes the connection set';
+    const { qp } = await fx.qpIn('RTR');
+    const set = { timeout: 17, retryCnt: 5, rnrRetry: 3, sqPsn: 0x1234, maxRdAtomic: 1 };
+    await iut.request('modifyQp', { qp, attr: { ...await fx.attrFor('RTR', 'RTS', RTS_MASK), ...set }, mask: RTS_MASK });
+    const got = await iut.request('queryQp', { qp }) as R;
+    const wrong = Object.entries(set).filter(([field, value]) => got[field] !== undefined && got[field] !== value).map(([field, value]) => `${field} ${String(got[field])} (set ${value})`);
+    const absent = Object.keys(set).filter((field) => got[field] === undefined);
+    record(wrong.length === 0 && absent.length < Object.keys(set).length ? { name, group: ATTR_VALUES_GROUP, status: 'passed' } : {
+      name, group: ATTR_VALUES_GROUP, status: 'failed',
+      message: failure(`modifyQp(RTR→RTS) with ${JSON.stringify(set)}, then queryQp`, 'the same values', wrong.length > 0 ? wrong.join(', ') : 'none of them reported', 'ibv_query_qp(3): the attributes are the QP\'s current ones'),
+    });
+    await iut.request('destroyQp', { qp });
+  }
+
   // RTS→RTS names MIN_RNR_TIMER only, but carries other attributes too: those must keep their values.
   const name = 'RTS→RTS: attributes outside the mask are not applied';
   const { qp } = await fx.qpIn('RTS');

@@ -11,6 +11,7 @@ import { QUEUE_ERRORS_GROUP, runQueueErrorsSuite } from './queue-errors-suite.js
 import { CQ_GROUP, runCqSuite } from './cq-suite.js';
 import { ATTR_VALUES_GROUP, runAttrValuesSuite } from './attr-values-suite.js';
 import { LOCAL_ACCESS_GROUP, runLocalAccessSuite } from './local-access-suite.js';
+import { CONNECTION_GROUP, runConnectionSuite } from './connection-suite.js';
 import { SEQUENCES_GROUP, runSequencesSuite, type SequencesOptions } from './sequences-suite.js';
 import type { ReplayFile } from './replay-file.js';
 import { buildReport, type ConformReport } from './report.js';
@@ -52,6 +53,7 @@ const SUITES: readonly ({ group: string; one: OneEndpoint } | { group: string; t
   { group: REMOTE_ACCESS_GROUP, two: runRemoteAccessSuite },
   { group: SENDS_GROUP, two: runSendsSuite },
   { group: LOCAL_ACCESS_GROUP, two: runLocalAccessSuite },
+  { group: CONNECTION_GROUP, two: runConnectionSuite },
   { group: QUEUE_ERRORS_GROUP, two: runQueueErrorsSuite },
   { group: RETRIES_GROUP, two: runRetriesSuite },
   { group: CQ_GROUP, two: runCqSuite },

@@ -81,9 +81,9 @@ const CASES: readonly PairCase[] = [
   notifyCase('notify armed: one event for the next completion, none after it until re-armed', true, 3, 1),
   notifyCase('notify not armed: no event', false, 2, 0),
   {
-    name: 'notify solicited-only: an unsolicited receive does not fire it, a SOLICITED SEND does', needs: ['SEND', 'solicited', 'completion-channel'],
-    did: 'the peer arms its CQ solicited-only; SEND 1 without SOLICITED, then SEND 2 with SOLICITED',
-    expected: 'no cqEvent after receive 100; one cqEvent after receive 101',
+    name: 'notify solicited-only: an unsolicited receive does not fire it, a SOLICITED SEND or RDMA_WRITE_WITH_IMM does', needs: ['SEND', 'RDMA_WRITE_WITH_IMM', 'solicited', 'completion-channel'],
+    did: 'the peer arms its CQ solicited-only; SEND 1 without SOLICITED, then SEND 2 with SOLICITED; re-armed, RDMA_WRITE_WITH_IMM 3 with SOLICITED',
+    expected: 'no cqEvent after receive 100; one after receive 101; one after receive 102',
     rule: NOTIFY_RULE,
     async run(t) {
       const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
@@ -101,8 +101,15 @@ const CASES: readonly PairCase[] = [
       const second = await t.wcs(t.b, 1);
       const events = await t.events(t.b, cqEventOn(t.b.cq), 2000);
       if (events.length - early !== 1) problems.push(`${events.length - early} cqEvent(s) after the solicited receive ${wcsText(second)}`);
-      if (events.length > 0) await t.b.iut.request('ackCqEvents', { cq: t.b.cq, count: events.length });
-      await t.wcs(t.a, 2);
+      // The same for the receive an RDMA_WRITE_WITH_IMM with SOLICITED consumes.
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [{ wrId: '102', sgList: [] }] });
+      await t.b.iut.request('reqNotifyCq', { cq: t.b.cq, solicitedOnly: true });
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [{ wrId: '3', opcode: 'RDMA_WRITE_WITH_IMM', sendFlags: SEND_FLAGS.SIGNALED | SEND_FLAGS.SOLICITED, immData: 1, sgList: [{ addr: local.addr, length: 8, lkey: local.lkey }], rdma: { remoteAddr: remote.addr + 512, rkey: remote.rkey } }] });
+      const third = await t.wcs(t.b, 1);
+      const after = await t.events(t.b, (e) => cqEventOn(t.b.cq)(e), 2000);
+      if (after.length - events.length !== 1) problems.push(`${after.length - events.length} cqEvent(s) after the solicited RDMA_WRITE_WITH_IMM's receive ${wcsText(third)}`);
+      if (after.length > 0) await t.b.iut.request('ackCqEvents', { cq: t.b.cq, count: after.length });
+      await t.wcs(t.a, 3);
       return problems;
     },
   },
@@ -168,6 +175,22 @@ const CASES: readonly PairCase[] = [
       await t.b.iut.request('destroyQp', { qp: b.qp });
       await t.b.iut.request('destroyCq', { cq });
       return problems;
+    },
+  },
+  {
+    name: 'pollCq returns at most max completions, oldest first', needs: [],
+    did: '5 receives flushed by a QP in ERR into an empty CQ, then pollCq(max 2) three times',
+    expected: '100, 101; then 102, 103; then 104',
+    rule: 'ibv_poll_cq(3): at most num_entries completions, oldest first; the rest stay for the next poll',
+    async run(t) {
+      const qp = await flushingQp(t, t.a.cq, 8);
+      await postRecvs(t, qp, [100, 101, 102, 103, 104]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const rounds: string[] = [];
+      for (let i = 0; i < 3; i++) rounds.push(wcsText(((await t.a.iut.request('pollCq', { cq: t.a.cq, max: 2 })) as { wcs: R[] }).wcs).replace(/:WR_FLUSH_ERR/g, ''));
+      await t.a.iut.request('destroyQp', { qp });
+      const got = rounds.join('; ');
+      return got === '100 101; 102 103; 104' ? [] : [`polled ${got}`];
     },
   },
 ];

@@ -176,6 +176,42 @@ const CASES: readonly PairCase[] = [
       return problems;
     },
   },
+  {
+    name: 'post_recv takes max_recv_sge SGEs (not max_send_sge); one more is EINVAL', needs: [],
+    did: 'a QP created with max_send_sge 1 and max_recv_sge 3: post_recv of receive 1 with max_recv_sge SGEs, then receive 2 with one more',
+    expected: 'receive 1 accepted; receive 2 refused with EINVAL, badWr 0', rule: CAPACITY_RULE,
+    async run(t) {
+      const local = await t.mr(t.a);
+      const { qp, cap } = await t.silent({ timeout: 20 }, { maxSendWr: 4, maxRecvWr: 4, maxSendSge: 1, maxRecvSge: 3 });
+      const n = Number(cap.maxRecvSge);
+      const sges = (count: number) => Array.from({ length: count }, (_, i) => ({ addr: local.addr + 16 * i, length: 16, lkey: local.lkey }));
+      const problems: string[] = [];
+      const first = await post(t, 'postRecv', qp, [{ wrId: '1', sgList: sges(n) }]);
+      if (first !== 'ok') problems.push(`a receive of ${n} SGEs answered ${first}`);
+      const second = await post(t, 'postRecv', qp, [{ wrId: '2', sgList: sges(n + 1) }]);
+      if (second !== 'EINVAL badWr 0') problems.push(`a receive of ${n + 1} SGEs answered ${second}`);
+      return problems;
+    },
+  },
+  {
+    name: 'WRs the opcode does not allow are refused: INLINE on an RDMA_READ, an atomic of 16 bytes', needs: ['RDMA_READ', 'ATOMIC_FETCH_AND_ADD', 'atomics', 'inline'],
+    did: 'post_send of an RDMA_READ with IBV_SEND_INLINE; then of an ATOMIC_FETCH_AND_ADD whose SGE is 16 bytes',
+    expected: 'each refused with EINVAL and badWr 0, or (for the atomic) completed in error — never SUCCESS',
+    rule: 'ibv_post_send(3): IBV_SEND_INLINE is valid only for SEND and RDMA_WRITE; an atomic operates on exactly 8 bytes',
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      const pair = await t.connect();
+      const problems: string[] = [];
+      const read = await post(t, 'postSend', pair.qpA, [{ wrId: '1', opcode: 'RDMA_READ', sendFlags: SEND_FLAGS.SIGNALED | SEND_FLAGS.INLINE, sgList: [{ addr: local.addr, length: 8, lkey: local.lkey }], rdma: { remoteAddr: remote.addr, rkey: remote.rkey } }]);
+      if (read !== 'EINVAL badWr 0') problems.push(`the INLINE RDMA_READ answered ${read}`);
+      const atomic = await post(t, 'postSend', pair.qpA, [{ wrId: '2', opcode: 'ATOMIC_FETCH_AND_ADD', sendFlags: SEND_FLAGS.SIGNALED, sgList: [{ addr: local.addr, length: 16, lkey: local.lkey }], atomic: { remoteAddr: remote.addr, rkey: remote.rkey, compareAdd: '1', swap: '0' } }]);
+      if (atomic === 'ok') {
+        const wcs = await t.wcs(t.a, read === 'ok' ? 2 : 1);
+        if (wcs.some((wc) => wc.wrId === '2' && wc.status === 'SUCCESS')) problems.push('the 16-byte atomic completed SUCCESS');
+      } else if (!atomic.startsWith('EINVAL')) problems.push(`the 16-byte atomic answered ${atomic}`);
+      return problems;
+    },
+  },
 ];
 
 /** Local protection and queue limits: lkeys of another PD, LOCAL_WRITE for every NIC write, WR, SGE and inline limits, max_dest_rd_atomic 0. */

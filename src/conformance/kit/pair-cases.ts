@@ -17,6 +17,8 @@ export interface PairCaseContext {
   mr(e: Endpoint, access?: number): Promise<{ mr: string; addr: number; lkey: number; rkey: number }>;
   /** A new connected pair (destroyed after the case). */
   connect(accessB?: number, link?: LinkAttrs, cap?: R): Promise<ConnectedPair>;
+  /** A QP the case made itself, destroyed after the case. */
+  adopt(e: Endpoint, qp: string): void;
   /** A QP of A connected to nobody (destroyed after the case). */
   silent(link?: LinkAttrs, cap?: R): Promise<{ qp: string; qpNum: number; cap: R }>;
   /** Completions of `e`, up to `count` within `ms`, each recorded in the coverage. */
@@ -71,6 +73,7 @@ export async function runPairCases(group: string, cases: readonly PairCase[], iu
         qps.push([fx.a, pair.qpA], [fx.b, pair.qpB]);
         return pair;
       },
+      adopt: (e, qp) => { qps.push([e, qp]); },
       silent: async (link = {}, cap = DEFAULT_CAP) => {
         const q = await fx.connectSilent(cap, link);
         qps.push([fx.a, q.qp]);
@@ -101,8 +104,9 @@ export async function runPairCases(group: string, cases: readonly PairCase[], iu
       },
     };
     let problems: string[];
+    fx.violations.length = 0;
     try {
-      problems = await c.run(t);
+      problems = [...await c.run(t), ...fx.violations];
     } catch (error) {
       if (error instanceof AdapterBroken) throw error;
       problems = [`the IUT refused a step of the case: ${error instanceof Error ? error.message : String(error)}`];

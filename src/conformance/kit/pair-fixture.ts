@@ -28,6 +28,16 @@ export interface LinkAttrs {
   readonly rnrRetry?: number;
   readonly minRnrTimer?: number;
   readonly maxDestRdAtomic?: number;
+  /** The first PSN of A's requests (A's sq_psn, B's rq_psn); 0 when absent. */
+  readonly psnAToB?: number;
+  /** The first PSN of B's requests (B's sq_psn, A's rq_psn). */
+  readonly psnBToA?: number;
+  /** B's rq_psn, when a case makes it differ from A's sq_psn. */
+  readonly rqPsnForB?: number;
+  /** A's own min_rnr_timer, when a case makes it differ from B's (the requester must wait B's, from the NAK). */
+  readonly minRnrTimerForA?: number;
+  /** A is given B's QP number plus one, as a wrong dest_qp_num. */
+  readonly wrongDestQpNumForA?: boolean;
 }
 
 export const DEFAULT_CAP: R = { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1 };
@@ -39,6 +49,9 @@ export const DEFAULT_CAP: R = { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRe
  * takes its socket at RTR with the other's QP number.
  */
 export class PairFixture {
+  /** What the fixture saw go wrong outside any one check (a poll that returned more than asked). */
+  readonly violations: string[] = [];
+
   private constructor(readonly a: Endpoint, readonly b: Endpoint, private readonly listener: string, private readonly port: number) {}
 
   static async open(a: AdapterClient, b: AdapterClient): Promise<PairFixture> {
@@ -80,8 +93,10 @@ export class PairFixture {
       this.b.iut.request('accept', { listener: this.listener }) as Promise<R>,
       this.a.iut.request('connect', { host: '127.0.0.1', port: this.port }) as Promise<R>,
     ]);
-    await this.up(this.a, pair.qpA, connected.socket, pair.qpNumB, link);
-    await this.up(this.b, pair.qpB, accepted.socket, pair.qpNumA, link);
+    const [ab, ba] = [link.psnAToB ?? 0, link.psnBToA ?? 0];
+    const linkA = link.minRnrTimerForA === undefined ? link : { ...link, minRnrTimer: link.minRnrTimerForA };
+    await this.up(this.a, pair.qpA, connected.socket, link.wrongDestQpNumForA === true ? (pair.qpNumB + 1) & 0xffffff : pair.qpNumB, linkA, { sqPsn: ab, rqPsn: ba });
+    await this.up(this.b, pair.qpB, accepted.socket, pair.qpNumA, link, { sqPsn: ba, rqPsn: link.rqPsnForB ?? ab });
   }
 
   /**
@@ -94,14 +109,14 @@ export class PairFixture {
       this.b.iut.request('accept', { listener: this.listener }) as Promise<R>,
       this.a.iut.request('connect', { host: '127.0.0.1', port: this.port }) as Promise<R>,
     ]);
-    await this.up(this.a, qa.qp, connected.socket, 0x123, link);
+    await this.up(this.a, qa.qp, connected.socket, 0x123, link, { sqPsn: 0, rqPsn: 0 });
     return qa;
   }
 
-  private async up(e: Endpoint, qp: string, socket: unknown, destQpNum: number, link: LinkAttrs): Promise<void> {
-    const rtr = { ...attrValues('INIT', 'RTR', RTR_MASK, { destQpNum }), ahAttr: { socket }, ...pick(link, ['minRnrTimer', 'maxDestRdAtomic']) };
+  private async up(e: Endpoint, qp: string, socket: unknown, destQpNum: number, link: LinkAttrs, psns: { sqPsn: number; rqPsn: number }): Promise<void> {
+    const rtr = { ...attrValues('INIT', 'RTR', RTR_MASK, { destQpNum }), ahAttr: { socket }, rqPsn: psns.rqPsn, ...pick(link, ['minRnrTimer', 'maxDestRdAtomic']) };
     await e.iut.request('modifyQp', { qp, attr: rtr, mask: RTR_MASK });
-    await e.iut.request('modifyQp', { qp, attr: { ...attrValues('RTR', 'RTS', RTS_MASK, { destQpNum }), ...pick(link, ['timeout', 'retryCnt', 'rnrRetry']) }, mask: RTS_MASK });
+    await e.iut.request('modifyQp', { qp, attr: { ...attrValues('RTR', 'RTS', RTS_MASK, { destQpNum }), sqPsn: psns.sqPsn, ...pick(link, ['timeout', 'retryCnt', 'rnrRetry']) }, mask: RTS_MASK });
   }
 
   /** Polls `e`'s CQ until `count` completions came or `ms` passed. */
@@ -109,7 +124,10 @@ export class PairFixture {
     const wcs: R[] = [];
     const deadline = Date.now() + ms;
     while (wcs.length < count && Date.now() < deadline) {
-      wcs.push(...((await e.iut.request('pollCq', { cq: e.cq, max: Math.min(64, count - wcs.length) }) as { wcs: R[] }).wcs));
+      const max = Math.min(64, count - wcs.length);
+      const polled = (await e.iut.request('pollCq', { cq: e.cq, max }) as { wcs: R[] }).wcs;
+      if (polled.length > max) this.violations.push(`pollCq(max ${max}) returned ${polled.length} completions (ibv_poll_cq(3): at most num_entries)`);
+      wcs.push(...polled);
       if (wcs.length < count) await new Promise((resolve) => setTimeout(resolve, 2));
     }
     return wcs;

@@ -116,6 +116,18 @@ const CASES: readonly PairCase[] = [
     },
   },
   {
+    name: 'SQD with en_sqd_async_notify false raises no SQ_DRAINED', needs: ['sqd'],
+    did: 'RTS→SQD with the EN_SQD_ASYNC_NOTIFY bit set and the value false',
+    expected: `no SQ_DRAINED event within ${QUIET_MS} ms (the value asks for none)`,
+    rule: SQD_RULE,
+    async run(t) {
+      const pair = await t.connect();
+      await toState(t, pair.qpA, 'SQD', { enSqdAsyncNotify: false }, M.STATE | M.EN_SQD_ASYNC_NOTIFY);
+      const events = await t.events(t.a, (e) => e.type === 'asyncEvent' && e.event === 'SQ_DRAINED' && e.qpNum === pair.qpNumA, QUIET_MS);
+      return events.length === 0 ? [] : ['an SQ_DRAINED event'];
+    },
+  },
+  {
     name: 'SQD is not drained while a SEND is outstanding', needs: ['SEND', 'sqd'],
     did: 'SEND 1 to a peer that never answers (timeout 20, about 4 s), then RTS→SQD with en_sqd_async_notify',
     expected: `no SQ_DRAINED event within ${QUIET_MS} ms (SEND 1 is still unacknowledged)`,

@@ -56,6 +56,9 @@ export async function runResourcesSuite(iut: AdapterClient, record: (result: Cas
   judge('destroyCompChannel with a CQ', channelBusy === 'EBUSY', 'destroyCompChannel on a channel a CQ uses', 'EBUSY', channelBusy, BUSY_RULE);
   const pdWithQp = await outcome(iut.request('deallocPd', { pd }));
   judge('deallocPd with a live QP', pdWithQp === 'EBUSY', 'deallocPd on a PD that holds a QP', 'EBUSY', pdWithQp, BUSY_RULE);
+  let returned = 0;
+  const none = await outcome(iut.request('pollCq', { cq, max: 0 }).then((r) => { returned = (r as { wcs: unknown[] }).wcs.length; }));
+  judge('pollCq with max 0 returns nothing', none === 'ok' && returned === 0, 'pollCq(max 0) on an empty CQ', 'ok, no completions', none === 'ok' ? `${returned} completions` : none, 'ibv_poll_cq(3): num_entries is the most to return; 0 returns 0');
   const polled = await outcome(iut.request('pollCq', { cq, max: 1 }));
   judge('a CQ refused destruction still polls', polled === 'ok', 'pollCq on the CQ after the refused destroy', 'ok', polled, BUSY_RULE);
   const inOrder = [await outcome(iut.request('destroyQp', { qp })), await outcome(iut.request('destroyCq', { cq })), await outcome(iut.request('destroyCompChannel', { channel })), await outcome(iut.request('deallocPd', { pd }))];

@@ -1,6 +1,7 @@
-import type { AdapterClient } from './adapter-client.js';
+import { AdapterRefused, type AdapterClient } from './adapter-client.js';
 import type { CaseResult, Capabilities, Coverage } from './cases.js';
 import { ACCESS, SEND_FLAGS, runPairCases, wcsText, type PairCase } from './pair-cases.js';
+import { PairFixture } from './pair-fixture.js';
 
 export const RETRIES_GROUP = 'retries';
 
@@ -91,12 +92,12 @@ const CASES: readonly PairCase[] = [
   },
   {
     name: 'RNR waits min_rnr_timer between retries', needs: ['SEND'],
-    did: 'SEND 1 with rnrRetry 2 to a peer without receives whose min_rnr_timer is 26 (81.92 ms)',
-    expected: 'WC 1 RNR_RETRY_EXC_ERR no sooner than 2 × 81.92 ms after the post',
+    did: 'SEND 1 with rnrRetry 2 to a peer without receives whose min_rnr_timer is 26 (81.92 ms); the requester\'s own is 1 (0.01 ms)',
+    expected: 'WC 1 RNR_RETRY_EXC_ERR no sooner than 2 × 81.92 ms after the post (the wait is the timer the RNR NAK carries)',
     rule: RNR_RULE,
     async run(t) {
       const local = await t.mr(t.a);
-      const pair = await t.connect(ACCESS.ALL_REMOTE, { rnrRetry: 2, minRnrTimer: 26 });
+      const pair = await t.connect(ACCESS.ALL_REMOTE, { rnrRetry: 2, minRnrTimer: 26, minRnrTimerForA: 1 });
       const posted = performance.now();
       await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey)] });
       const wcs = await t.wcs(t.a, 1, 5000);
@@ -141,6 +142,40 @@ const CASES: readonly PairCase[] = [
       }
       const data = Buffer.from((await t.b.iut.request('readMr', { mr: remote.mr, offset: 512, length: 8 }) as R).data as string, 'base64').toString();
       if (early.length === 0 && data !== 'imm-rnr!') problems.push(`the peer's region holds ${JSON.stringify(data)}`);
+      return problems;
+    },
+  },
+  {
+    name: 'timeout 0 waits forever: a silent peer ends nothing', needs: ['SEND'],
+    did: 'SEND 1 with timeout 0 and retryCnt 0 on a connection whose far end never answers; 1 s',
+    expected: 'no completion (ibv_modify_qp(3): timeout 0 is an infinite local ACK timeout)',
+    rule: RETRY_RULE,
+    async run(t) {
+      const local = await t.mr(t.a);
+      const { qp } = await t.silent({ timeout: 0, retryCnt: 0 });
+      await t.a.iut.request('postSend', { qp, wrs: [send('1', local.addr, local.lkey)] });
+      const wcs = await t.wcs(t.a, 1, 1000);
+      return wcs.length === 0 ? [] : [`WCs ${wcsText(wcs)}`];
+    },
+  },
+  {
+    name: 'the peer closes its device: the outstanding receives flush', needs: ['SEND'],
+    did: 'receives 100 and 101 posted on A; the peer closes the context its QP belongs to',
+    expected: 'A\'s QP in ERR; WCs 100 and 101 WR_FLUSH_ERR in order',
+    rule: LOSS_RULE,
+    async run(t) {
+      // A second pair of contexts, so that closing B's leaves the group's own endpoint.
+      const other = await PairFixture.open(t.a.iut, t.b.iut);
+      const pair = await other.connect(ACCESS.ALL_REMOTE);
+      const mr = await t.a.iut.request('regMr', { pd: other.a.pd, length: 4096, access: ACCESS.LOCAL_WRITE }) as R;
+      await t.a.iut.request('postRecv', { qp: pair.qpA, wrs: ['100', '101'].map((id, i) => ({ wrId: id, sgList: [{ addr: (mr.addr as number) + 64 * i, length: 64, lkey: mr.lkey }] })) });
+      await t.b.iut.request('closeDevice', { context: other.b.context });
+      const wcs = await other.poll(other.a, 2, 5000);
+      const problems = wcsText(wcs) === '100:WR_FLUSH_ERR 101:WR_FLUSH_ERR' ? [] : [`WCs ${wcsText(wcs)}`];
+      const state = ((await t.a.iut.request('queryQp', { qp: pair.qpA })) as R).qpState;
+      if (state !== 'ERR') problems.push(`A's QP in ${String(state)}`);
+      // B's context is gone already: only that part of the clean-up is refused.
+      await other.close().catch((error: unknown) => { if (!(error instanceof AdapterRefused)) throw error; });
       return problems;
     },
   },
