@@ -26,7 +26,7 @@ describe('tcpverbs conform', () => {
     expect(report.groups['sends']).toEqual({ passed: 20, failed: 0, notClaimed: 0 });
     expect(report.groups['attr-values']).toEqual({ passed: 18, failed: 0, notClaimed: 0 });
     expect(report.groups['local-access']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
-    expect(report.groups['connection']).toEqual({ passed: 3, failed: 0, notClaimed: 0 });
+    expect(report.groups['connection']).toEqual({ passed: 5, failed: 0, notClaimed: 0 });
     expect(report.groups['queue-errors']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
     expect(report.groups['retries']).toEqual({ passed: 10, failed: 0, notClaimed: 0 });
     expect(report.groups['cq']).toEqual({ passed: 8, failed: 0, notClaimed: 0 });

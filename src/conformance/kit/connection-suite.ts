@@ -67,9 +67,52 @@ const CASES: readonly PairCase[] = [
   },
   refusedSend('A\'s sq_psn is not B\'s rq_psn: the SEND is not taken', 'A starts at sq_psn 0x100 while B expects rq_psn 0x1100; SEND 1 into B\'s receive 100', { psnAToB: 0x100, rqPsnForB: 0x1100 }),
   refusedSend('A is given the wrong dest_qp_num: the SEND is not taken', 'A\'s QP connected with dest_qp_num one above B\'s QP number (B is told A\'s rightly); SEND 1 into B\'s receive 100', { wrongDestQpNumForA: true }),
+  {
+    name: '600 RDMA_WRITEs in one post, only the last signaled: every slot written', needs: ['RDMA_WRITE', 'unsignaled'],
+    did: 'one post_send of 600 RDMA_WRITEs of 4 bytes each into consecutive slots of the peer\'s region, only the last signaled',
+    expected: 'one WC, 600 SUCCESS; every slot holds its own 4 bytes',
+    rule: 'IB RC (ibv_post_send(3)): every WR of a post is executed, in order; an unsignaled success leaves no WC',
+    async run(t) {
+      const count = 600;
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      const pattern = Buffer.from(Array.from({ length: count }, (_, i) => [i & 0xff, i >> 8, 0xa5, 0x5a]).flat());
+      await t.a.iut.request('writeMr', { mr: local.mr, offset: 0, data: pattern.toString('base64') });
+      const pair = await t.connect(ACCESS.ALL_REMOTE, {}, { maxSendWr: count, maxRecvWr: 4, maxSendSge: 1, maxRecvSge: 1 });
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: Array.from({ length: count }, (_, i) => ({ wrId: String(i + 1), opcode: 'RDMA_WRITE', sendFlags: i === count - 1 ? SEND_FLAGS.SIGNALED : 0, sgList: [{ addr: local.addr + 4 * i, length: 4, lkey: local.lkey }], rdma: { remoteAddr: remote.addr + 4 * i, rkey: remote.rkey } })) });
+      const wcs = await t.wcs(t.a, 1, 5000);
+      const problems = wcsText(wcs) === `${count}:SUCCESS` ? [] : [`WCs ${wcsText(wcs)}`];
+      const got = Buffer.from((await t.b.iut.request('readMr', { mr: remote.mr, offset: 0, length: 4 * count }) as R).data as string, 'base64');
+      const wrong = Array.from({ length: count }, (_, i) => i).filter((i) => !got.subarray(4 * i, 4 * i + 4).equals(pattern.subarray(4 * i, 4 * i + 4)));
+      if (wrong.length > 0) problems.push(`${wrong.length} slots wrong, the first at WR ${wrong[0]! + 1}`);
+      return problems;
+    },
+  },
+  {
+    name: 'a 16 MiB RDMA_READ, then an RDMA_WRITE the peer refuses: the READ completes, the WRITE is REM_ACCESS_ERR', needs: ['RDMA_READ', 'RDMA_WRITE'],
+    did: 'RDMA_READ 1 of 16 MiB, then RDMA_WRITE 2 with an rkey the peer never issued, in one post',
+    expected: 'WC 1 SUCCESS, WC 2 REM_ACCESS_ERR: the responder fails only after the READ response it owes has left, and its NAK reaches the requester',
+    rule: 'IB RC (rxe responder, docs/wire.md §7): a responder that fails sends what it owes before the NAK, and the NAK is not lost to the connection closing',
+    async run(t) {
+      const size = 16 << 20;
+      const local = await t.a.iut.request('regMr', { pd: t.a.pd, length: size, access: ACCESS.LOCAL_WRITE }) as R;
+      const remote = await t.b.iut.request('regMr', { pd: t.b.pd, length: size, access: ACCESS.LOCAL_WRITE | ACCESS.ALL_REMOTE }) as R;
+      const small = await t.mr(t.a);
+      const pair = await t.connect();
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [
+        { wrId: '1', opcode: 'RDMA_READ', sendFlags: SEND_FLAGS.SIGNALED, sgList: [{ addr: local.addr, length: size, lkey: local.lkey }], rdma: { remoteAddr: remote.addr, rkey: remote.rkey } },
+        { wrId: '2', opcode: 'RDMA_WRITE', sendFlags: SEND_FLAGS.SIGNALED, sgList: [{ addr: small.addr, length: 8, lkey: small.lkey }], rdma: { remoteAddr: remote.addr, rkey: ((remote.rkey as number) ^ 0x77) >>> 0 } },
+      ] });
+      const wcs = await t.wcs(t.a, 2, 10_000);
+      await t.a.iut.request('destroyQp', { qp: pair.qpA });
+      await t.b.iut.request('destroyQp', { qp: pair.qpB });
+      await t.a.iut.request('deregMr', { mr: local.mr });
+      await t.b.iut.request('deregMr', { mr: remote.mr });
+      return wcsText(wcs) === '1:SUCCESS 2:REM_ACCESS_ERR' ? [] : [`WCs ${wcsText(wcs)}`];
+    },
+  },
 ];
 
-/** Connection attributes that must agree between the two ends: PSNs (with wrap-around), QP numbers. */
+/** Connection attributes that must agree between the two ends (PSNs with wrap-around, QP numbers), and traffic that fills the pipe. */
 export function runConnectionSuite(iut: AdapterClient, peer: AdapterClient, capabilities: Capabilities, coverage: Coverage, record: (result: CaseResult) => void): Promise<void> {
   return runPairCases(CONNECTION_GROUP, CASES, iut, peer, capabilities, coverage, record);
 }

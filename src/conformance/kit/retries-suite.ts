@@ -14,6 +14,8 @@ const LOSS_RULE = 'IB RC over a reliable connection (siw, iWARP RFC 5040 §6): w
 const ACK_TIMEOUT_14_MS = 4.096e-3 * 2 ** 14;
 /** IB min_rnr_timer encodings used here (IB spec table 45): 26 = 81.92 ms, 29 = 245.76 ms. */
 const RNR_TIMER_MS: Record<number, number> = { 26: 81.92, 29: 245.76 };
+/** An idle wait longer than (retryCnt 7 + 1) ACK timeouts at timeout 14. */
+const IDLE_AFTER_MS = 700;
 /** How long after a receive is posted a retried SEND may take at min_rnr_timer 1 (a loaded machine's slack). */
 const RNR_SLACK_MS = 500;
 
@@ -46,7 +48,7 @@ const CASES: readonly PairCase[] = [
   {
     name: 'RNR, rnrRetry 7: the SEND waits for a receive posted late, then succeeds', needs: ['SEND'],
     did: 'SEND 1 with rnrRetry 7 to a peer without receives; 300 ms later the peer posts receive 100',
-    expected: `no send completion before the receive is posted; then, within ${RNR_SLACK_MS} ms, SEND 1 SUCCESS and RECV 100 SUCCESS with the 8 bytes`,
+    expected: `no send completion before the receive is posted; then, within ${RNR_SLACK_MS} ms, SEND 1 SUCCESS and RECV 100 SUCCESS with the 8 bytes; and ${IDLE_AFTER_MS} ms later, idle, the QP still in RTS`,
     rule: RNR_RULE,
     async run(t) {
       const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
@@ -65,6 +67,10 @@ const CASES: readonly PairCase[] = [
       if (wcsText(received) !== '100:SUCCESS' || received[0]!.byteLen !== 8) problems.push(`responder WCs ${wcsText(received)}${received[0] === undefined ? '' : ` of ${received[0].byteLen} bytes`}`);
       const data = Buffer.from((await t.b.iut.request('readMr', { mr: remote.mr, offset: 0, length: 8 }) as R).data as string, 'base64').toString();
       if (data !== 'patience') problems.push(`the receive buffer holds ${JSON.stringify(data)}`);
+      // Retried and acknowledged, nothing is outstanding: the idle QP outlives its ACK timeouts (8 × 67 ms).
+      await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_MS));
+      const state = await t.state(t.a, pair.qpA);
+      if (state !== 'RTS') problems.push(`${IDLE_AFTER_MS} ms later, idle, the requester's QP is in ${state}`);
       return problems;
     },
   },
