@@ -7,6 +7,7 @@ import { createSimulatedPair, type SimulatedEvent } from '../../src/transport/si
 import { Monitor } from '../../src/monitor/monitor.js';
 import { TraceRecorder, type Trace, type TraceEp, type TraceQueue } from '../../src/spec/trace.js';
 import { socketPair } from './verbs-harness.js';
+import type { Command } from '../../src/conformance/kit/sequence-driver.js';
 
 /**
  * Drives two RC endpoints through the verbs API and records what the application saw as a trace
@@ -20,13 +21,8 @@ const MR_BYTES = 4096;
 const R1_OFFSET = 2048;
 const PAYLOAD = 64;
 
-export type Op =
-  | { k: 'send'; ep: TraceEp; op: 'SEND' | 'WRITE' | 'BADREQ'; tgt: 'none' | 'r1' | 'r2' }
-  | { k: 'recv'; ep: TraceEp }
-  | { k: 'poll'; ep: TraceEp; max: number }
-  | { k: 'modify'; ep: TraceEp; to: 'ERR' | 'RESET' | 'INIT' | 'SQD' | 'RTS' | 'invalid' }
-  | { k: 'query'; ep: TraceEp }
-  | { k: 'run' };
+/** The spec-vocabulary operations, shared with conform's random sequences. */
+export type Op = Command;
 
 export interface Scenario {
   readonly transport: 'sim' | 'tcp';

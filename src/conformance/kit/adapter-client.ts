@@ -125,3 +125,14 @@ export class AdapterClient {
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
   }
 }
+
+/** Runs `call`: 'ok', or the errno the implementation refused it with (a broken adapter still throws). */
+export async function outcomeOf(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+    return 'ok';
+  } catch (error) {
+    if (error instanceof AdapterRefused) return error.errno;
+    throw error;
+  }
+}

@@ -32,7 +32,7 @@ function refusedSend(name: string, did: string, link: LinkAttrs): PairCase {
       const problems: string[] = [];
       if (posted === 'ok' && (wcs.length !== 1 || wcs[0]!.status === 'SUCCESS')) problems.push(`requester WCs ${wcsText(wcs)}`);
       if ((await t.wcs(t.b, 1, 100)).some((wc) => wc.status === 'SUCCESS')) problems.push('the responder completed receive 100');
-      const data = Buffer.from((await t.b.iut.request('readMr', { mr: remote.mr, offset: 0, length: 8 }) as R).data as string, 'base64');
+      const data = await t.read(t.b, remote.mr, 0, 8);
       if (data.some((b) => b !== 0)) problems.push(`the receive buffer holds ${data.toString('hex')}`);
       return problems;
     },
@@ -58,7 +58,7 @@ const CASES: readonly PairCase[] = [
         const want = (base: number) => Array.from({ length: MESSAGES }, (_, i) => `${base + i}:SUCCESS`).join(' ');
         if (wcsText(sent) !== want(1) || wcsText(received) !== want(100)) problems.push(`${tag === 'a' ? 'A→B' : 'B→A'}: requester ${wcsText(sent)}, responder ${wcsText(received)}`);
         for (let i = 0; i < MESSAGES; i++) {
-          const got = Buffer.from((await to.iut.request('readMr', { mr: mTo.mr, offset: 1024 + 16 * i, length: 2 }) as R).data as string, 'base64').toString();
+          const got = (await t.read(to, mTo.mr, 1024 + 16 * i, 2)).toString();
           if (got !== `${tag}${i}`) problems.push(`receive ${100 + i} holds ${JSON.stringify(got)} (wanted ${tag}${i})`);
         }
       }
@@ -81,7 +81,7 @@ const CASES: readonly PairCase[] = [
       await t.a.iut.request('postSend', { qp: pair.qpA, wrs: Array.from({ length: count }, (_, i) => ({ wrId: String(i + 1), opcode: 'RDMA_WRITE', sendFlags: i === count - 1 ? SEND_FLAGS.SIGNALED : 0, sgList: [{ addr: local.addr + 4 * i, length: 4, lkey: local.lkey }], rdma: { remoteAddr: remote.addr + 4 * i, rkey: remote.rkey } })) });
       const wcs = await t.wcs(t.a, 1, 5000);
       const problems = wcsText(wcs) === `${count}:SUCCESS` ? [] : [`WCs ${wcsText(wcs)}`];
-      const got = Buffer.from((await t.b.iut.request('readMr', { mr: remote.mr, offset: 0, length: 4 * count }) as R).data as string, 'base64');
+      const got = await t.read(t.b, remote.mr, 0, 4 * count);
       const wrong = Array.from({ length: count }, (_, i) => i).filter((i) => !got.subarray(4 * i, 4 * i + 4).equals(pattern.subarray(4 * i, 4 * i + 4)));
       if (wrong.length > 0) problems.push(`${wrong.length} slots wrong, the first at WR ${wrong[0]! + 1}`);
       return problems;

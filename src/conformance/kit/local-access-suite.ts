@@ -41,7 +41,7 @@ function noLocalWrite(op: 'RDMA_READ' | 'ATOMIC_FETCH_AND_ADD'): PairCase {
       if (posted !== 'ok') return posted.startsWith('EINVAL') ? [] : [`post refused with ${posted}`];
       const wcs = await t.wcs(t.a, 1);
       const problems = wcsText(wcs) === '1:LOC_PROT_ERR' ? [] : [`WCs ${wcsText(wcs)}`];
-      const data = Buffer.from((await t.a.iut.request('readMr', { mr: local.mr, offset: 0, length: 8 }) as R).data as string, 'base64');
+      const data = await t.read(t.a, local.mr, 0, 8);
       if (data.some((b) => b !== 0)) problems.push(`the region now holds ${data.toString('hex')}`);
       return problems;
     },
@@ -82,7 +82,7 @@ const CASES: readonly PairCase[] = [
       const problems: string[] = [];
       if (wcsText(received) !== '100:LOC_PROT_ERR') problems.push(`responder WCs ${wcsText(received)}`);
       if (sent.length !== 1 || sent[0]!.status === 'SUCCESS') problems.push(`requester WCs ${wcsText(sent)}`);
-      const data = Buffer.from((await t.b.iut.request('readMr', { mr: remote.mr, offset: 0, length: 8 }) as R).data as string, 'base64');
+      const data = await t.read(t.b, remote.mr, 0, 8);
       if (data.some((b) => b !== 0)) problems.push(`the receive buffer now holds ${data.toString('hex')}`);
       return problems;
     },

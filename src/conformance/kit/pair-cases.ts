@@ -1,4 +1,4 @@
-import { AdapterBroken, AdapterRefused, type AdapterClient } from './adapter-client.js';
+import { AdapterBroken, outcomeOf, type AdapterClient } from './adapter-client.js';
 import { failure, unclaimed, type CaseResult, type Capabilities, type Coverage } from './cases.js';
 import { DEFAULT_CAP, PairFixture, eventsAfter, type ConnectedPair, type Endpoint, type LinkAttrs } from './pair-fixture.js';
 
@@ -28,6 +28,8 @@ export interface PairCaseContext {
   events(e: Endpoint, match: (event: R) => boolean, ms: number): Promise<R[]>;
   /** `call`'s errno, or 'ok'. */
   outcome(call: Promise<unknown>): Promise<string>;
+  /** `length` bytes of `mr` on `e` from `offset`. */
+  read(e: Endpoint, mr: string, offset: number, length: number): Promise<Buffer>;
 }
 
 export interface PairCase {
@@ -93,15 +95,8 @@ export async function runPairCases(group: string, cases: readonly PairCase[], iu
         return state;
       },
       events: (e, match, ms) => eventsAfter(e.iut, marks.get(e)!, match, ms),
-      outcome: async (call) => {
-        try {
-          await call;
-          return 'ok';
-        } catch (error) {
-          if (error instanceof AdapterRefused) return error.errno;
-          throw error;
-        }
-      },
+      outcome: outcomeOf,
+      read: async (e, mr, offset, length) => Buffer.from((await e.iut.request('readMr', { mr, offset, length }) as R).data as string, 'base64'),
     };
     let problems: string[];
     fx.violations.length = 0;

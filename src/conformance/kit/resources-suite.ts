@@ -1,4 +1,4 @@
-import { AdapterRefused, type AdapterClient } from './adapter-client.js';
+import { outcomeOf, type AdapterClient } from './adapter-client.js';
 import { failure, type CaseResult } from './cases.js';
 
 export const RESOURCES_GROUP = 'resources';
@@ -10,16 +10,7 @@ const BUSY_RULE = 'libibverbs/uverbs: an object still in use by another cannot b
 
 const names = (access: number) => (Object.keys(ACCESS) as (keyof typeof ACCESS)[]).filter((n) => (access & ACCESS[n]) !== 0).join('|') || 'none';
 
-/** Runs `call`, returning 'ok' or the errno it was refused with. */
-async function outcome(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return 'ok';
-  } catch (error) {
-    if (error instanceof AdapterRefused) return error.errno;
-    throw error;
-  }
-}
+const outcome = outcomeOf;
 
 /**
  * Object lifetimes and registration rules on one endpoint: every combination of the four access

@@ -65,7 +65,7 @@ const CASES: readonly PairCase[] = [
       if (waited > RNR_SLACK_MS) problems.push(`the SEND completed ${waited.toFixed(0)} ms after the receive was posted (min_rnr_timer 0.01 ms)`);
       if (wcsText(sent) !== '1:SUCCESS') problems.push(`requester WCs ${wcsText(sent)}`);
       if (wcsText(received) !== '100:SUCCESS' || received[0]!.byteLen !== 8) problems.push(`responder WCs ${wcsText(received)}${received[0] === undefined ? '' : ` of ${received[0].byteLen} bytes`}`);
-      const data = Buffer.from((await t.b.iut.request('readMr', { mr: remote.mr, offset: 0, length: 8 }) as R).data as string, 'base64').toString();
+      const data = (await t.read(t.b, remote.mr, 0, 8)).toString();
       if (data !== 'patience') problems.push(`the receive buffer holds ${JSON.stringify(data)}`);
       // Retried and acknowledged, nothing is outstanding: the idle QP outlives its ACK timeouts (8 × 67 ms).
       await new Promise((resolve) => setTimeout(resolve, IDLE_AFTER_MS));
@@ -146,7 +146,7 @@ const CASES: readonly PairCase[] = [
       if (early.length === 0 && (wcsText(sent) !== '1:SUCCESS' || wcsText(received) !== '100:SUCCESS' || received[0]!.opcode !== 'RECV_RDMA_WITH_IMM' || received[0]!.immData !== 9)) {
         problems.push(`requester ${wcsText(sent)}, responder ${wcsText(received)}${received[0] === undefined ? '' : ` (${received[0].opcode}, imm ${String(received[0].immData)})`}`);
       }
-      const data = Buffer.from((await t.b.iut.request('readMr', { mr: remote.mr, offset: 512, length: 8 }) as R).data as string, 'base64').toString();
+      const data = (await t.read(t.b, remote.mr, 512, 8)).toString();
       if (early.length === 0 && data !== 'imm-rnr!') problems.push(`the peer's region holds ${JSON.stringify(data)}`);
       return problems;
     },

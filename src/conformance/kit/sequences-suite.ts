@@ -14,7 +14,8 @@ export const SEQUENCES_GROUP = 'sequences';
 const RULE = 'machines/ (qp-modify-table, qp-post-admission) step by step, then spec/RcVerbs.tla: every call the application makes, and what it returns, is a step of the spec (trace checker, src/spec/trace-check.ts); every completion is for an outstanding WR';
 
 const ep = fc.constantFrom('A' as const, 'B' as const);
-const command: fc.Arbitrary<Command> = fc.oneof(
+/** One command of a sequence (also the simulated trace driver's operations, test/support). */
+export const commandArbitrary: fc.Arbitrary<Command> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ k: fc.constant('send' as const), ep, op: fc.constant('SEND' as const), tgt: fc.constant('none' as const) }) },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('send' as const), ep, op: fc.constant('WRITE' as const), tgt: fc.constantFrom('r1' as const, 'r1' as const, 'r2' as const) }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('send' as const), ep, op: fc.constant('BADREQ' as const), tgt: fc.constant('none' as const) }) },
@@ -28,7 +29,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
 export const sequenceArbitrary: fc.Arbitrary<Sequence> = fc.record({
   silentPeer: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
   rnrRetry: fc.integer({ min: 0, max: 3 }),
-  commands: fc.array(command, { minLength: 5, maxLength: 60, size: 'medium' }),
+  commands: fc.array(commandArbitrary, { minLength: 5, maxLength: 60, size: 'medium' }),
 });
 
 export interface SequencesOptions {
