@@ -25,6 +25,8 @@ const GALLERY: readonly { mutant: string; groups: string; caught: readonly strin
   { mutant: 'rkey-alive-after-dereg', groups: 'resources,remote-access', caught: ['deregMr twice', 'RDMA_WRITE dead-rkey'] },
   { mutant: 'rnr-as-success', groups: 'retries', caught: ['RNR, rnrRetry 0: RNR_RETRY_EXC_ERR, then flush'] },
   { mutant: 'retry-forever', groups: 'retries', caught: ['silent peer: RETRY_EXC_ERR after retryCnt retries, then flush'] },
+  { mutant: 'lkey-any-pd', groups: 'local-access', caught: ['an SGE whose lkey is of another PD: LOC_PROT_ERR'] },
+  { mutant: 'sqd-always-notifies', groups: 'queue-errors', caught: ['SQD without en_sqd_async_notify raises no SQ_DRAINED', 'SQD with en_sqd_async_notify false raises no SQ_DRAINED'] },
   { mutant: 'silent-cq-overrun', groups: 'cq', caught: ['CQ overrun: CQ_ERR, the stored completions still poll in order'] },
 ];
 
