@@ -200,7 +200,8 @@ const CASES: readonly PairCase[] = [
     rule: 'ibv_post_send(3): IBV_SEND_INLINE is valid only for SEND and RDMA_WRITE; an atomic operates on exactly 8 bytes',
     async run(t) {
       const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
-      const pair = await t.connect();
+      // Room for inline data, so that a refusal can only be for the opcode.
+      const pair = await t.connect(ACCESS.ALL_REMOTE, {}, { maxSendWr: 8, maxRecvWr: 8, maxSendSge: 1, maxRecvSge: 1, maxInlineData: 64 });
       const problems: string[] = [];
       const read = await post(t, 'postSend', pair.qpA, [{ wrId: '1', opcode: 'RDMA_READ', sendFlags: SEND_FLAGS.SIGNALED | SEND_FLAGS.INLINE, sgList: [{ addr: local.addr, length: 8, lkey: local.lkey }], rdma: { remoteAddr: remote.addr, rkey: remote.rkey } }]);
       if (read !== 'EINVAL badWr 0') problems.push(`the INLINE RDMA_READ answered ${read}`);
