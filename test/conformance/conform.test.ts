@@ -30,6 +30,7 @@ describe('tcpverbs conform', () => {
     expect(report.groups['queue-errors']).toEqual({ passed: 12, failed: 0, notClaimed: 0 });
     expect(report.groups['retries']).toEqual({ passed: 10, failed: 0, notClaimed: 0 });
     expect(report.groups['cq']).toEqual({ passed: 8, failed: 0, notClaimed: 0 });
+    expect(report.groups['stream']).toEqual({ passed: 4, failed: 0, notClaimed: 0 });
     expect(report.groups['sequences']).toEqual({ passed: 8, failed: 0, notClaimed: 0 });
     expect(report.coverage.wcStatuses).toEqual(['LOC_LEN_ERR', 'LOC_PROT_ERR', 'REM_ACCESS_ERR', 'REM_INV_REQ_ERR', 'REM_OP_ERR', 'RETRY_EXC_ERR', 'RNR_RETRY_EXC_ERR', 'SUCCESS', 'WR_FLUSH_ERR']);
     expect(report.coverage.opcodes).toEqual(expect.arrayContaining(['RECV', 'RECV_RDMA_WITH_IMM', 'COMP_SWAP', 'RDMA_READ', 'SEND', 'RDMA_WRITE']));
@@ -90,6 +91,6 @@ describe('tcpverbs conform', () => {
   it('bad usage exits 2 and says what is allowed', () => {
     const { code, stderr } = conform('x', '--only', 'nope');
     expect(code).toBe(2);
-    expect(stderr).toContain('unknown group nope; groups are resources, qp-modify, attr-values, post-admission, remote-access, sends, local-access, connection, queue-errors, retries, cq, sequences');
+    expect(stderr).toContain('unknown group nope; groups are resources, qp-modify, attr-values, post-admission, remote-access, sends, local-access, connection, queue-errors, retries, cq, stream, sequences');
   });
 });

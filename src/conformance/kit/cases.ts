@@ -30,10 +30,10 @@ export function failure(did: string, expected: string, got: string, rule: string
   return `did ${did}; expected ${expected}; got ${got}; rule: ${rule}`;
 }
 
-/** What `needs` names that the IUT does not claim: opcodes, features, or `sge:N` (at least N SGEs). */
+/** What `needs` names that the IUT does not claim: opcodes, features, QP types, or `sge:N` (at least N SGEs). */
 export function unclaimed(needs: readonly string[], capabilities: Capabilities): string[] {
   return needs.filter((need) => {
     if (need.startsWith('sge:')) return (capabilities.limits.maxSge ?? 1) < Number(need.slice(4));
-    return !capabilities.opcodes.includes(need) && !capabilities.features.includes(need);
+    return !capabilities.opcodes.includes(need) && !capabilities.features.includes(need) && !capabilities.qpTypes.includes(need);
   });
 }

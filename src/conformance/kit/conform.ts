@@ -12,6 +12,7 @@ import { CQ_GROUP, runCqSuite } from './cq-suite.js';
 import { ATTR_VALUES_GROUP, runAttrValuesSuite } from './attr-values-suite.js';
 import { LOCAL_ACCESS_GROUP, runLocalAccessSuite } from './local-access-suite.js';
 import { CONNECTION_GROUP, runConnectionSuite } from './connection-suite.js';
+import { STREAM_GROUP, runStreamSuite } from './stream-suite.js';
 import { SEQUENCES_GROUP, runSequencesSuite, type SequencesOptions } from './sequences-suite.js';
 import type { ReplayFile } from './replay-file.js';
 import { buildReport, type ConformReport } from './report.js';
@@ -57,6 +58,7 @@ const SUITES: readonly ({ group: string; one: OneEndpoint } | { group: string; t
   { group: QUEUE_ERRORS_GROUP, two: runQueueErrorsSuite },
   { group: RETRIES_GROUP, two: runRetriesSuite },
   { group: CQ_GROUP, two: runCqSuite },
+  { group: STREAM_GROUP, two: runStreamSuite },
   { group: SEQUENCES_GROUP, two: (iut, peer, _c, coverage, record, sequences) => runSequencesSuite(iut, peer, sequences, coverage, record) },
 ];
 

@@ -16,7 +16,7 @@ export interface PairCaseContext {
   /** A 4096-byte region on `e` (deregistered after the case unless the case did). */
   mr(e: Endpoint, access?: number): Promise<{ mr: string; addr: number; lkey: number; rkey: number }>;
   /** A new connected pair (destroyed after the case). */
-  connect(accessB?: number, link?: LinkAttrs, cap?: R): Promise<ConnectedPair>;
+  connect(accessB?: number, link?: LinkAttrs, cap?: R, qpType?: 'RC' | 'STREAM'): Promise<ConnectedPair>;
   /** A QP the case made itself, destroyed after the case. */
   adopt(e: Endpoint, qp: string): void;
   /** A QP of A connected to nobody (destroyed after the case). */
@@ -70,8 +70,8 @@ export async function runPairCases(group: string, cases: readonly PairCase[], iu
         mrs.push([e, mr.mr]);
         return mr;
       },
-      connect: async (accessB = ACCESS.ALL_REMOTE, link = {}, cap = DEFAULT_CAP) => {
-        const pair = await fx.connect(accessB, cap, link);
+      connect: async (accessB = ACCESS.ALL_REMOTE, link = {}, cap = DEFAULT_CAP, qpType = 'RC') => {
+        const pair = await fx.connect(accessB, cap, link, false, qpType);
         qps.push([fx.a, pair.qpA], [fx.b, pair.qpB]);
         return pair;
       },

@@ -68,8 +68,8 @@ export class PairFixture {
   }
 
   /** A new RC QP in INIT on `e`, granting `access` to its peer. */
-  async createQp(e: Endpoint, access: number, cap: R = DEFAULT_CAP, sqSigAll = false): Promise<{ qp: string; qpNum: number; cap: R }> {
-    const created = await e.iut.request('createQp', { pd: e.pd, qpType: 'RC', sendCq: e.cq, recvCq: e.cq, cap, ...(sqSigAll ? { sqSigAll } : {}) }) as R;
+  async createQp(e: Endpoint, access: number, cap: R = DEFAULT_CAP, sqSigAll = false, qpType: 'RC' | 'STREAM' = 'RC'): Promise<{ qp: string; qpNum: number; cap: R }> {
+    const created = await e.iut.request('createQp', { pd: e.pd, qpType, sendCq: e.cq, recvCq: e.cq, cap, ...(sqSigAll ? { sqSigAll } : {}) }) as R;
     await this.init(e, created.qp as string, access);
     return { qp: created.qp as string, qpNum: created.qpNum as number, cap: created.cap as R };
   }
@@ -79,9 +79,9 @@ export class PairFixture {
     await e.iut.request('modifyQp', { qp, attr: attrValues('RESET', 'INIT', INIT_MASK, { destQpNum: 0, accessFlags: access }), mask: INIT_MASK });
   }
 
-  /** A new RC QP on each side, both in RTS and connected; B's QP grants `accessB` to A; A's signals every WR when `sqSigAllA`. */
-  async connect(accessB: number, cap: R = DEFAULT_CAP, link: LinkAttrs = {}, sqSigAllA = false): Promise<ConnectedPair> {
-    const [qa, qb] = [await this.createQp(this.a, 0, cap, sqSigAllA), await this.createQp(this.b, accessB, cap)];
+  /** A new QP on each side (RC unless asked), both in RTS and connected; B's QP grants `accessB` to A; A's signals every WR when `sqSigAllA`. */
+  async connect(accessB: number, cap: R = DEFAULT_CAP, link: LinkAttrs = {}, sqSigAllA = false, qpType: 'RC' | 'STREAM' = 'RC'): Promise<ConnectedPair> {
+    const [qa, qb] = [await this.createQp(this.a, 0, cap, sqSigAllA, qpType), await this.createQp(this.b, accessB, cap, false, qpType)];
     const pair = { qpA: qa.qp, qpB: qb.qp, qpNumA: qa.qpNum, qpNumB: qb.qpNum, capA: qa.cap };
     await this.join(pair, link);
     return pair;
