@@ -48,7 +48,7 @@ const CASES: readonly PairCase[] = [
   {
     name: 'RTS→ERR flushes the outstanding receives in posting order', needs: [],
     did: 'receives 100, 101, 102 posted on a connected QP, then modify to ERR',
-    expected: 'WCs 100, 101, 102 WR_FLUSH_ERR in that order, QP in ERR',
+    expected: 'WCs 100, 101, 102 WR_FLUSH_ERR in that order, QP in ERR, no async error event for it (the application asked)',
     rule: FLUSH_RULE,
     async run(t) {
       const local = await t.mr(t.a);
@@ -57,6 +57,9 @@ const CASES: readonly PairCase[] = [
       await toState(t, pair.qpA, 'ERR');
       const wcs = await t.wcs(t.a, 3);
       const problems = wcsText(wcs) === '100:WR_FLUSH_ERR 101:WR_FLUSH_ERR 102:WR_FLUSH_ERR' ? [] : [`WCs ${wcsText(wcs)}`];
+      // The application asked for ERR: no error was found, so none is reported (rxe_qp_error raises no event).
+      const fatal = await t.events(t.a, (e) => e.type === 'asyncEvent' && e.qpNum === pair.qpNumA && ['QP_FATAL', 'QP_REQ_ERR', 'QP_ACCESS_ERR'].includes(e.event as string), QUIET_MS);
+      if (fatal.length > 0) problems.push(`the modify raised ${String(fatal[0]!.event)}`);
       const extra = await t.wcs(t.a, 1, 50);
       if (extra.length > 0) problems.push(`and then ${wcsText(extra)}`);
       if (await t.state(t.a, pair.qpA) !== 'ERR') problems.push(`QP in ${await t.state(t.a, pair.qpA)}`);
@@ -84,8 +87,8 @@ const CASES: readonly PairCase[] = [
   },
   {
     name: 'SQD: SQ_DRAINED is raised, a SEND posted in SQD waits for SQD→RTS', needs: ['SEND', 'sqd'],
-    did: 'RTS→SQD with en_sqd_async_notify, SEND 1 posted in SQD, 300 ms, then SQD→RTS',
-    expected: 'an SQ_DRAINED event for the QP; no completion on either side before SQD→RTS; then SEND 1 SUCCESS and RECV 100 SUCCESS',
+    did: 'RTS→SQD with en_sqd_async_notify, SQD→SQD, SEND 1 posted in SQD, 300 ms, then SQD→RTS',
+    expected: 'one SQ_DRAINED event for the QP (none more for SQD→SQD); no completion on either side before SQD→RTS; then SEND 1 SUCCESS and RECV 100 SUCCESS',
     rule: SQD_RULE,
     async run(t) {
       const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
@@ -93,7 +96,12 @@ const CASES: readonly PairCase[] = [
       await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [recv('100', remote.addr, remote.lkey)] });
       await toState(t, pair.qpA, 'SQD', { enSqdAsyncNotify: true }, M.STATE | M.EN_SQD_ASYNC_NOTIFY);
       const problems: string[] = [];
-      if ((await t.events(t.a, (e) => e.type === 'asyncEvent' && e.event === 'SQ_DRAINED' && e.qpNum === pair.qpNumA, 2000)).length === 0) problems.push('no SQ_DRAINED event');
+      const drained = (e: R) => e.type === 'asyncEvent' && e.event === 'SQ_DRAINED' && e.qpNum === pair.qpNumA;
+      if ((await t.events(t.a, drained, 2000)).length === 0) problems.push('no SQ_DRAINED event');
+      // SQD→SQD changes nothing: drained once, announced once.
+      await toState(t, pair.qpA, 'SQD');
+      await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+      if ((await t.events(t.a, drained, 0)).length > 1) problems.push('a second SQ_DRAINED after SQD→SQD');
       await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey)] });
       const early = [...await t.wcs(t.a, 1, 300), ...await t.wcs(t.b, 1, 1)];
       if (early.length > 0) problems.push(`in SQD: ${wcsText(early)}`);
@@ -139,7 +147,10 @@ const CASES: readonly PairCase[] = [
       await t.a.iut.request('modifyQp', { qp, attr: { qpState: 'SQD', enSqdAsyncNotify: true }, mask: M.STATE | M.EN_SQD_ASYNC_NOTIFY });
       const events = await t.events(t.a, (e) => e.type === 'asyncEvent' && e.event === 'SQ_DRAINED' && e.qpNum === qpNum, QUIET_MS);
       const wcs = await t.wcs(t.a, 1, 1);
-      return events.length === 0 ? [] : [`an SQ_DRAINED event with ${wcs.length === 0 ? 'SEND 1 not completed' : `WCs ${wcsText(wcs)}`}`];
+      const problems = events.length === 0 ? [] : [`an SQ_DRAINED event with ${wcs.length === 0 ? 'SEND 1 not completed' : `WCs ${wcsText(wcs)}`}`];
+      const queried = await t.a.iut.request('queryQp', { qp }) as R;
+      if (queried.sqDraining !== undefined && queried.sqDraining !== true) problems.push(`queryQp says sqDraining ${String(queried.sqDraining)} with SEND 1 outstanding`);
+      return problems;
     },
   },
   {

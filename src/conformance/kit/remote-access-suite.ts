@@ -11,7 +11,7 @@ type Op = keyof typeof REMOTE;
 const ALL_REMOTE = 2 | 4 | 8;
 const MR_BYTES = 4096;
 
-type Variant = 'granted' | 'mr-lacks-right' | 'qp-lacks-right' | 'past-end' | 'one-past-end' | 'to-end' | 'dead-rkey' | 'other-pd' | 'misaligned';
+type Variant = 'granted' | 'mr-lacks-right' | 'qp-lacks-right' | 'past-end' | 'one-past-end' | 'crosses-end' | 'to-end' | 'dead-rkey' | 'other-pd' | 'misaligned';
 
 /** The WC opcode of each WR opcode (ibv_poll_cq(3)). */
 const WC_OPCODE: Record<Op, string> = { RDMA_WRITE: 'RDMA_WRITE', RDMA_READ: 'RDMA_READ', ATOMIC_FETCH_AND_ADD: 'FETCH_ADD' };
@@ -43,7 +43,7 @@ export async function runRemoteAccessSuite(iut: AdapterClient, peer: AdapterClie
   for (const op of Object.keys(REMOTE) as Op[]) {
     const claimed = capabilities.opcodes.includes(op) && (op !== 'ATOMIC_FETCH_AND_ADD' || capabilities.features.includes('atomics'));
     // An atomic one byte past the end would be misaligned: its bounds are 'past-end' and 'to-end'.
-    for (const variant of op === 'ATOMIC_FETCH_AND_ADD' ? [...variants, 'misaligned' as const] : [...variants, 'one-past-end' as const]) {
+    for (const variant of op === 'ATOMIC_FETCH_AND_ADD' ? [...variants, 'misaligned' as const, 'crosses-end' as const] : [...variants, 'one-past-end' as const]) {
       const name = `${op} ${variant}`;
       if (!claimed) {
         record({ name, group: REMOTE_ACCESS_GROUP, status: 'not claimed', message: `needs ${op}` });
@@ -52,20 +52,22 @@ export async function runRemoteAccessSuite(iut: AdapterClient, peer: AdapterClie
       const right = REMOTE[op];
       const mrAccess = LOCAL_WRITE | (variant === 'mr-lacks-right' ? ALL_REMOTE & ~right : ALL_REMOTE);
       const qpAccess = variant === 'qp-lacks-right' ? ALL_REMOTE & ~right : ALL_REMOTE;
-      const target = await b.iut.request('regMr', { pd: variant === 'other-pd' ? otherPd : b.pd, length: MR_BYTES, access: mrAccess }) as R;
+      // crosses-end: an aligned atomic whose last 4 of 8 bytes lie past a region 4 bytes longer than usual.
+      const regionBytes = variant === 'crosses-end' ? MR_BYTES + 4 : MR_BYTES;
+      const target = await b.iut.request('regMr', { pd: variant === 'other-pd' ? otherPd : b.pd, length: regionBytes, access: mrAccess }) as R;
       const pattern = Uint8Array.from({ length: 8 }, (_, i) => 0x10 + i);
       await b.iut.request('writeMr', { mr: target.mr, offset: MR_BYTES - 8, data: b64(pattern) });
       await a.iut.request('writeMr', { mr: local.mr, offset: 0, data: b64(Uint8Array.from({ length: 8 }, (_, i) => 0xa0 + i)) });
       if (variant === 'dead-rkey') await b.iut.request('deregMr', { mr: target.mr });
       // Past the end: straddling it (an atomic, which must stay aligned, lies wholly beyond it).
-      const offset = variant === 'past-end' ? (op === 'ATOMIC_FETCH_AND_ADD' ? MR_BYTES : MR_BYTES - 4) : variant === 'one-past-end' ? MR_BYTES - 7 : variant === 'misaligned' ? MR_BYTES - 12 : MR_BYTES - 8;
+      const offset = variant === 'past-end' ? (op === 'ATOMIC_FETCH_AND_ADD' ? MR_BYTES : MR_BYTES - 4) : variant === 'one-past-end' ? MR_BYTES - 7 : variant === 'crosses-end' ? MR_BYTES : variant === 'misaligned' ? MR_BYTES - 12 : MR_BYTES - 8;
       const remote = { remoteAddr: (target.addr as number) + offset, rkey: target.rkey };
       const sge = { addr: local.addr, length: 8, lkey: local.lkey };
       const wr: R = op === 'ATOMIC_FETCH_AND_ADD'
         ? { wrId: '1', opcode: op, sendFlags: 2, sgList: [sge], atomic: { ...remote, compareAdd: '1', swap: '0' } }
         : { wrId: '1', opcode: op, sendFlags: 2, sgList: [sge], rdma: remote };
       const pair = await fx.connect(qpAccess);
-      const did = `${op} of 8 bytes at offset ${offset} of a ${MR_BYTES}-byte peer region (region access 0x${mrAccess.toString(16)}, QP access 0x${qpAccess.toString(16)}${variant === 'dead-rkey' ? ', deregistered' : ''}${variant === 'other-pd' ? ', another PD' : ''})`;
+      const did = `${op} of 8 bytes at offset ${offset} of a ${regionBytes}-byte peer region (region access 0x${mrAccess.toString(16)}, QP access 0x${qpAccess.toString(16)}${variant === 'dead-rkey' ? ', deregistered' : ''}${variant === 'other-pd' ? ', another PD' : ''})`;
       const expected = expectedStatus(variant);
       const eventsBefore = b.iut.events.length;
       await a.iut.request('postSend', { qp: pair.qpA, wrs: [wr] });

@@ -54,5 +54,24 @@ export async function runResourcesSuite(iut: AdapterClient, record: (result: Cas
   judge('a CQ refused destruction still polls', polled === 'ok', 'pollCq on the CQ after the refused destroy', 'ok', polled, BUSY_RULE);
   const inOrder = [await outcome(iut.request('destroyQp', { qp })), await outcome(iut.request('destroyCq', { cq })), await outcome(iut.request('destroyCompChannel', { channel })), await outcome(iut.request('deallocPd', { pd }))];
   judge('freed in order, everything is destroyed', inOrder.every((o) => o === 'ok'), 'destroyQp, destroyCq, destroyCompChannel, deallocPd', 'all ok', inOrder.join(', '), BUSY_RULE);
+
+  // What the device reports is what it takes: a QP at the queried limits; port 0 does not exist.
+  const device = await iut.request('queryDevice', { context }) as R;
+  const { pd: pd2 } = await iut.request('allocPd', { context }) as R;
+  const { cq: cq2 } = await iut.request('createCq', { context, cqe: 4 }) as R;
+  const cap = { maxSendWr: Number(device.maxQpWr), maxRecvWr: Number(device.maxQpWr), maxSendSge: Number(device.maxSge), maxRecvSge: Number(device.maxSge) };
+  let atLimits: string | undefined;
+  const created = await outcome(iut.request('createQp', { pd: pd2, qpType: 'RC', sendCq: cq2, recvCq: cq2, cap }).then((r) => { atLimits = (r as R).qp as string; }));
+  judge('createQp at the limits queryDevice reports', created === 'ok', `createQp with cap ${JSON.stringify(cap)} (queryDevice's max_qp_wr and max_sge)`, 'created', created, 'ibv_query_device(3): max_qp_wr and max_sge are what a QP may ask for');
+  if (atLimits !== undefined) await iut.request('destroyQp', { qp: atLimits });
+  const over = await outcome(iut.request('createQp', { pd: pd2, qpType: 'RC', sendCq: cq2, recvCq: cq2, cap: { ...cap, maxSendWr: cap.maxSendWr + 1 } }));
+  judge('createQp past max_qp_wr is refused', over !== 'ok', 'createQp with maxSendWr one above max_qp_wr', 'refused (EINVAL)', over, 'ibv_create_qp(3): capabilities above the device\'s are refused');
+  const port0 = await outcome(iut.request('queryPort', { context, portNum: 0 }));
+  judge('queryPort 0 is refused', port0 !== 'ok', 'queryPort(port 0)', 'refused (EINVAL): ports are numbered from 1', port0, 'ibv_query_port(3): port_num 1 is the first port');
+  const { context: other } = await iut.request('openDevice', {}) as R;
+  const { cq: foreign } = await iut.request('createCq', { context: other, cqe: 4 }) as R;
+  const mixed = await outcome(iut.request('createQp', { pd: pd2, qpType: 'RC', sendCq: foreign, recvCq: foreign, cap: { maxSendWr: 1, maxRecvWr: 1 } }));
+  judge('createQp with a CQ of another context is refused', mixed !== 'ok', 'createQp in one context with the CQs of another', 'refused (EINVAL)', mixed, 'ibv_create_qp(3), uverbs: a QP\'s CQs belong to its own context');
+  await iut.request('closeDevice', { context: other });
   await iut.request('closeDevice', { context });
 }

@@ -102,6 +102,65 @@ const CASES: readonly PairCase[] = [
       return got === 'EINVAL' || got === 'EOPNOTSUPP' ? [] : [`the RDMA_WRITE answered ${got}`];
     },
   },
+  {
+    name: 'STREAM: held bytes are delivered once each, in order, across receives', needs: ['STREAM'],
+    did: 'A SENDs "0123456789" before B posts anything; then B posts two receives of 5 bytes',
+    expected: 'receive 100 holds "01234", receive 101 "56789"',
+    rule: STREAM_RULE,
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      await t.a.iut.request('writeMr', { mr: local.mr, offset: 0, data: Buffer.from('0123456789').toString('base64') });
+      const pair = await t.connect(ACCESS.ALL_REMOTE, {}, DEFAULT_CAP, 'STREAM');
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey, 10)] });
+      await t.wcs(t.a, 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [0, 1].map((i) => ({ wrId: String(100 + i), sgList: [{ addr: remote.addr + 64 * i, length: 5, lkey: remote.lkey }] })) });
+      const wcs = await receiveAll(t, 10);
+      const text = await received(t, remote.mr, wcs);
+      return text === '0123456789' && wcs.length === 2 ? [] : [`receive WCs ${wcsText(wcs)} holding ${JSON.stringify(text)}`];
+    },
+  },
+  {
+    name: 'STREAM: a receive of several SGEs fills them in turn', needs: ['STREAM', 'sge:2'],
+    did: 'B posts receive 100 with SGEs of 1 and 4095 bytes; A SENDs 4096 bytes',
+    expected: 'receive 100 takes more than its first SGE (byte_len ≥ 2, the second SGE written); all 4096 bytes arrive in order',
+    rule: STREAM_RULE,
+    async run(t) {
+      const [local, remote] = [await t.mr(t.a), await t.mr(t.b)];
+      const pattern = Buffer.from(Array.from({ length: 4096 }, (_, i) => 0x30 + (i % 64)));
+      await t.a.iut.request('writeMr', { mr: local.mr, offset: 0, data: pattern.toString('base64') });
+      const pair = await t.connect(ACCESS.ALL_REMOTE, {}, { ...DEFAULT_CAP, maxRecvSge: 2 }, 'STREAM');
+      const second = await t.mr(t.b);
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [{ wrId: '100', sgList: [{ addr: remote.addr, length: 1, lkey: remote.lkey }, { addr: second.addr, length: 4095, lkey: second.lkey }] }, ...Array.from({ length: 4 }, (_, i) => ({ wrId: String(101 + i), sgList: [{ addr: remote.addr + 64 * (i + 1), length: 4096 - 64 * (i + 1), lkey: remote.lkey }] }))] });
+      await t.a.iut.request('postSend', { qp: pair.qpA, wrs: [send('1', local.addr, local.lkey, 4096)] });
+      await t.wcs(t.a, 1);
+      const wcs = await receiveAll(t, 4096);
+      const first = wcs[0];
+      const problems = first !== undefined && first.wrId === '100' && Number(first.byteLen) >= 2 ? [] : [`receive 100 completed ${first === undefined ? 'not at all' : `with byte_len ${String(first.byteLen)}`}`];
+      if (first !== undefined && Number(first.byteLen) >= 2) {
+        const got = Buffer.concat([await t.read(t.b, remote.mr, 0, 1), await t.read(t.b, second.mr, 0, Number(first.byteLen) - 1)]);
+        if (!got.equals(pattern.subarray(0, Number(first.byteLen)))) problems.push('receive 100 holds the wrong bytes');
+      }
+      return problems;
+    },
+  },
+  {
+    name: 'STREAM: the peer going away flushes the outstanding receives', needs: ['STREAM'],
+    did: 'B posts receive 100 on its STREAM QP; A destroys its QP (its end of the connection closes)',
+    expected: 'B\'s QP in ERR, receive 100 WR_FLUSH_ERR',
+    rule: STREAM_RULE,
+    async run(t) {
+      const remote = await t.mr(t.b);
+      const pair = await t.connect(ACCESS.ALL_REMOTE, {}, DEFAULT_CAP, 'STREAM');
+      await t.b.iut.request('postRecv', { qp: pair.qpB, wrs: [{ wrId: '100', sgList: [{ addr: remote.addr, length: 64, lkey: remote.lkey }] }] });
+      await t.a.iut.request('destroyQp', { qp: pair.qpA });
+      const wcs = await t.wcs(t.b, 1, 3000);
+      const problems = wcsText(wcs) === '100:WR_FLUSH_ERR' ? [] : [`receive WCs ${wcsText(wcs)}`];
+      const state = await t.state(t.b, pair.qpB);
+      if (state !== 'ERR') problems.push(`B's QP in ${state}`);
+      return problems;
+    },
+  },
 ];
 
 /** The STREAM QP type (DESIGN.md §3): raw bytes between two STREAM QPs, in order, held until received. */
