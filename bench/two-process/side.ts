@@ -104,9 +104,10 @@ function rawRecv(): void {
   } } }, startCpu);
 }
 
-/** tcpverbs RC SENDs: receives posted ahead and reposted; sends in windows, only the last of each signaled. */
+/** tcpverbs RC SENDs: receives posted ahead and reposted; up to a window of sends in flight, a quarter window per signaled WR. */
 function verbsSide(): void {
   const slots = args.window * 2;
+  const MODERATION = Math.max(1, args.window / 4);
   const side = makeSide({ mrBytes: args.size * slots, maxSendWr: slots, maxRecvWr: slots, cqe: slots * 2, context: { observer: null } as never });
   const run = async (socket: net.Socket) => {
     const peerQpNum = Number(await stdinLine());
@@ -133,7 +134,9 @@ function verbsSide(): void {
     for (let acked = 0; acked < args.messages;) {
       if (inFlight < args.window && sent < args.messages) {
         const batch = Math.min(args.window - inFlight, args.messages - sent);
-        side.qp.postSend(Array.from({ length: batch }, (_, i) => ({ wrId: BigInt(sent + i), opcode: 'SEND' as const, sendFlags: i === batch - 1 ? SendFlags.SIGNALED : 0, sgList: [sge(side, ((sent + i) % slots) * args.size, args.size)] })));
+        // CQ moderation as perftest's -Q: every quarter window is signaled, so the window refills while it drains.
+        const signaled = (n: number) => n % MODERATION === MODERATION - 1 || n === args.messages - 1;
+        side.qp.postSend(Array.from({ length: batch }, (_, i) => ({ wrId: BigInt(sent + i), opcode: 'SEND' as const, sendFlags: signaled(sent + i) ? SendFlags.SIGNALED : 0, sgList: [sge(side, ((sent + i) % slots) * args.size, args.size)] })));
         sent += batch;
         inFlight += batch;
       }
