@@ -2,6 +2,7 @@ import { QpAttrMask as M } from '../../../machines/qp-attr-mask.js';
 import type { AdapterClient } from './adapter-client.js';
 import type { CaseResult, Capabilities, Coverage } from './cases.js';
 import { ACCESS, SEND_FLAGS, runPairCases, wcsText, type PairCase, type PairCaseContext } from './pair-cases.js';
+import type { Endpoint } from './pair-fixture.js';
 
 export const CQ_GROUP = 'cq';
 
@@ -21,9 +22,13 @@ async function flushingQp(t: PairCaseContext, cq: string, maxRecvWr: number): Pr
   return qp as string;
 }
 
-async function postRecvs(t: PairCaseContext, qp: string, ids: readonly number[]): Promise<void> {
-  for (let i = 0; i < ids.length; i += BATCH) await t.a.iut.request('postRecv', { qp, wrs: ids.slice(i, i + BATCH).map((id) => ({ wrId: String(id), sgList: [] })) });
+/** Posts `wrs` on `e` in requests of at most BATCH WRs. */
+async function postInBatches(e: Endpoint, op: 'postSend' | 'postRecv', qp: string, wrs: readonly R[]): Promise<void> {
+  for (let i = 0; i < wrs.length; i += BATCH) await e.iut.request(op, { qp, wrs: wrs.slice(i, i + BATCH) });
 }
+
+/** Zero-length receives on A, one per id. */
+const postRecvs = (t: PairCaseContext, qp: string, ids: readonly number[]) => postInBatches(t.a, 'postRecv', qp, ids.map((id) => ({ wrId: String(id), sgList: [] })));
 
 const cqEventOn = (cq: string) => (e: R) => e.type === 'cqEvent' && e.cq === cq;
 
@@ -165,8 +170,8 @@ const CASES: readonly PairCase[] = [
       await t.fx.init(t.b, b.qp, ACCESS.ALL_REMOTE);
       const pair = { qpA: a.qp, qpB: b.qp, qpNumA: a.qpNum, qpNumB: b.qpNum, capA: a.cap };
       await t.fx.join(pair);
-      for (let i = 0; i < n; i += BATCH) await t.b.iut.request('postRecv', { qp: b.qp, wrs: Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({ wrId: String(100 + i + j), sgList: [{ addr: remote.addr, length: 64, lkey: remote.lkey }] })) });
-      for (let i = 0; i < n; i += BATCH) await t.a.iut.request('postSend', { qp: a.qp, wrs: Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => ({ wrId: String(1 + i + j), opcode: 'SEND', sendFlags: 0, sgList: [{ addr: local.addr, length: 8, lkey: local.lkey }] })) });
+      await postInBatches(t.b, 'postRecv', b.qp, Array.from({ length: n }, (_, i) => ({ wrId: String(100 + i), sgList: [{ addr: remote.addr, length: 64, lkey: remote.lkey }] })));
+      await postInBatches(t.a, 'postSend', a.qp, Array.from({ length: n }, (_, i) => ({ wrId: String(1 + i), opcode: 'SEND', sendFlags: 0, sgList: [{ addr: local.addr, length: 8, lkey: local.lkey }] })));
       const problems: string[] = [];
       if ((await t.events(t.b, (e) => e.type === 'asyncEvent' && e.event === 'CQ_ERR' && e.cq === cq, 3000)).length === 0) problems.push('no CQ_ERR event');
       const state = await t.state(t.b, b.qp);

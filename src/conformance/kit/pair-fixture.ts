@@ -1,4 +1,5 @@
 import type { AdapterClient } from './adapter-client.js';
+import { pollCqUntil } from './poll-cq.js';
 import { INIT_MASK, RTR_MASK, RTS_MASK, attrValues } from './qp-attrs.js';
 
 type R = Record<string, unknown>;
@@ -89,10 +90,7 @@ export class PairFixture {
 
   /** Takes two QPs in INIT to RTS over a new TCP connection (after a RESET, the same QPs again). */
   async join(pair: ConnectedPair, link: LinkAttrs = {}): Promise<void> {
-    const [accepted, connected] = await Promise.all([
-      this.b.iut.request('accept', { listener: this.listener }) as Promise<R>,
-      this.a.iut.request('connect', { host: '127.0.0.1', port: this.port }) as Promise<R>,
-    ]);
+    const { accepted, connected } = await this.connection();
     const [ab, ba] = [link.psnAToB ?? 0, link.psnBToA ?? 0];
     const linkA = link.minRnrTimerForA === undefined ? link : { ...link, minRnrTimer: link.minRnrTimerForA };
     await this.up(this.a, pair.qpA, connected.socket, link.wrongDestQpNumForA === true ? (pair.qpNumB + 1) & 0xffffff : pair.qpNumB, linkA, { sqPsn: ab, rqPsn: ba });
@@ -105,12 +103,18 @@ export class PairFixture {
    */
   async connectSilent(cap: R = DEFAULT_CAP, link: LinkAttrs = {}): Promise<{ qp: string; qpNum: number; cap: R }> {
     const qa = await this.createQp(this.a, 0, cap);
-    const [, connected] = await Promise.all([
+    const { connected } = await this.connection();
+    await this.up(this.a, qa.qp, connected.socket, 0x123, link, { sqPsn: 0, rqPsn: 0 });
+    return qa;
+  }
+
+  /** A new TCP connection from A to B's listener: each side's socket handle. */
+  private async connection(): Promise<{ accepted: R; connected: R }> {
+    const [accepted, connected] = await Promise.all([
       this.b.iut.request('accept', { listener: this.listener }) as Promise<R>,
       this.a.iut.request('connect', { host: '127.0.0.1', port: this.port }) as Promise<R>,
     ]);
-    await this.up(this.a, qa.qp, connected.socket, 0x123, link, { sqPsn: 0, rqPsn: 0 });
-    return qa;
+    return { accepted, connected };
   }
 
   private async up(e: Endpoint, qp: string, socket: unknown, destQpNum: number, link: LinkAttrs, psns: { sqPsn: number; rqPsn: number }): Promise<void> {
@@ -120,17 +124,8 @@ export class PairFixture {
   }
 
   /** Polls `e`'s CQ until `count` completions came or `ms` passed. */
-  async poll(e: Endpoint, count: number, ms = 3000): Promise<R[]> {
-    const wcs: R[] = [];
-    const deadline = Date.now() + ms;
-    while (wcs.length < count && Date.now() < deadline) {
-      const max = Math.min(64, count - wcs.length);
-      const polled = (await e.iut.request('pollCq', { cq: e.cq, max }) as { wcs: R[] }).wcs;
-      if (polled.length > max) this.violations.push(`pollCq(max ${max}) returned ${polled.length} completions (ibv_poll_cq(3): at most num_entries)`);
-      wcs.push(...polled);
-      if (wcs.length < count) await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    return wcs;
+  poll(e: Endpoint, count: number, ms = 3000): Promise<R[]> {
+    return pollCqUntil(e.iut, e.cq, count, ms, (problem) => this.violations.push(problem));
   }
 
   /** Takes every completion left in both CQs (so the next case starts from empty CQs). */

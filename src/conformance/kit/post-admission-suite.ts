@@ -3,10 +3,10 @@ import type { QpState } from '../../../machines/qp-modify-table.js';
 import { AdapterRefused, type AdapterClient } from './adapter-client.js';
 import { failure, type CaseResult, type Coverage } from './cases.js';
 import { IutFixture } from './iut-fixture.js';
+import { pollCqUntil } from './poll-cq.js';
 
 export const POST_ADMISSION_GROUP = 'post-admission';
 
-type R = Record<string, unknown>;
 const STATES: readonly QpState[] = ['RESET', 'INIT', 'RTR', 'RTS', 'SQD', 'ERR'];
 /** How long a flushed WR may take to show up in the CQ. */
 const FLUSH_WAIT_MS = 2000;
@@ -41,10 +41,12 @@ export async function runPostAdmissionSuite(iut: AdapterClient, coverage: Covera
         got = 'accepted';
         ok = verdict !== 'refused';
         if (ok && verdict === 'flushed') {
-          const wcs = await pollFor(fx, ids.length);
+          const overflows: string[] = [];
+          const wcs = await pollCqUntil(iut, fx.cq, ids.length, FLUSH_WAIT_MS, (problem) => overflows.push(problem));
           for (const wc of wcs) coverage.wcStatuses.add(wc.status as string);
           got = `accepted, then ${wcs.map((wc) => `${wc.wrId}:${wc.status}`).join(', ') || 'no completion'}`;
-          ok = wcs.length === ids.length && wcs.every((wc, i) => wc.wrId === ids[i] && wc.status === 'WR_FLUSH_ERR');
+          ok = overflows.length === 0 && wcs.length === ids.length && wcs.every((wc, i) => wc.wrId === ids[i] && wc.status === 'WR_FLUSH_ERR');
+          if (overflows.length > 0) got += `; ${overflows.join('; ')}`;
         }
       } catch (error) {
         if (!(error instanceof AdapterRefused)) throw error;
@@ -58,12 +60,3 @@ export async function runPostAdmissionSuite(iut: AdapterClient, coverage: Covera
   await fx.close();
 }
 
-async function pollFor(fx: IutFixture, count: number): Promise<R[]> {
-  const wcs: R[] = [];
-  const deadline = Date.now() + FLUSH_WAIT_MS;
-  while (wcs.length < count && Date.now() < deadline) {
-    wcs.push(...((await fx.iut.request('pollCq', { cq: fx.cq, max: count - wcs.length }) as { wcs: R[] }).wcs));
-    if (wcs.length < count) await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return wcs;
-}

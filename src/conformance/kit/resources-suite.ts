@@ -1,4 +1,4 @@
-import { outcomeOf, type AdapterClient } from './adapter-client.js';
+import { outcomeOf as outcome, type AdapterClient } from './adapter-client.js';
 import { failure, type CaseResult } from './cases.js';
 
 export const RESOURCES_GROUP = 'resources';
@@ -9,8 +9,6 @@ const REG_RULE = 'ibv_reg_mr(3): REMOTE_WRITE or REMOTE_ATOMIC without LOCAL_WRI
 const BUSY_RULE = 'libibverbs/uverbs: an object still in use by another cannot be destroyed (EBUSY), and stays usable';
 
 const names = (access: number) => (Object.keys(ACCESS) as (keyof typeof ACCESS)[]).filter((n) => (access & ACCESS[n]) !== 0).join('|') || 'none';
-
-const outcome = outcomeOf;
 
 /**
  * Object lifetimes and registration rules on one endpoint: every combination of the four access
