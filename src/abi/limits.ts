@@ -67,6 +67,39 @@ export const NIC_LIMITS = {
    */
   streamHoldingBytes: 64 * 1024,
   /**
+   * Per-QP staging ring an RC QP reads into while it expects a header (rx-copybreak and header
+   * split, as NIC drivers do): one read() takes every frame the socket holds, up to this much.
+   * 64 KiB is what one loopback read returns at most in practice; bigger only adds idle memory.
+   */
+  rxStagingBytes: 64 * 1024,
+  /**
+   * Payloads at or above this size are read straight into their destination (zero copy); below
+   * it they are copied from the staging ring (one small copy beats a read syscall). After a frame
+   * at or above it the next header is read alone, so a stream of large payloads is never copied.
+   * Chosen by measurement (docs/performance.md): 16 KiB, where a copy of the payload from the
+   * ring costs about what the extra read() of the header-split path does.
+   */
+  rxCopybreakBytes: 16 * 1024,
+  /**
+   * Transmit side of the same trade: a payload below this is packed behind its header in a
+   * staging block, so a doorbell of small WRs is a few iovecs instead of two per WR (each iovec
+   * costs Node a stream write). At and above it the payload goes out zero-copy from its MR.
+   */
+  txCopybreakBytes: 2048,
+  /**
+   * Size of one transmit staging block (headers and small payloads). A block is reused once every
+   * batch that points into it has been written; a QP whose writes stall takes another one, up to
+   * maxUnwrittenBatches batches in all.
+   */
+  txStagingBytes: 64 * 1024,
+  /**
+   * Requests a responder accepts before its cumulative ACK leaves, even in the middle of parsing
+   * one read: the requester reuses its send window while the rest is still being placed (16: a
+   * quarter of a 64-deep window, perftest's CQ moderation). Otherwise the ACK leaves at the end of
+   * the read that completed the requests.
+   */
+  ackCoalesceRequests: 16,
+  /**
    * How long a failed QP keeps its socket to get its NAK and TERMINATE to the peer and read
    * until the peer's FIN (half-close). A peer that neither reads nor closes cannot hold the
    * socket past it.
@@ -105,6 +138,10 @@ assertLimit(DEVICE_LIMITS.maxInlineData <= DEVICE_LIMITS.maxMsgSize, 'inline dat
 assertLimit(DEVICE_LIMITS.maxQpRdAtom <= 0xff && DEVICE_LIMITS.maxQpInitRdAtom <= 0xff, 'READ/atomic credits fit the one byte the HELLO gives them');
 assertLimit(NIC_LIMITS.streamHoldingBytes % 2 === 0, 'STREAM reading pauses at exactly half the holding area');
 assertLimit(NIC_LIMITS.discardAreaBytes >= WIRE_LIMITS.frameHeaderBytes, 'a discard read can take at least a header');
+assertLimit(NIC_LIMITS.rxStagingBytes >= 2 * WIRE_LIMITS.frameHeaderBytes, 'the staging ring holds a partial header and a whole one');
+assertLimit(NIC_LIMITS.rxCopybreakBytes <= NIC_LIMITS.rxStagingBytes, 'a payload below the copybreak fits the staging ring');
+assertLimit(NIC_LIMITS.txCopybreakBytes + WIRE_LIMITS.frameHeaderBytes <= NIC_LIMITS.txStagingBytes, 'a small frame fits one transmit staging block');
+assertLimit(WIRE_LIMITS.helloBytes <= NIC_LIMITS.txStagingBytes, 'the HELLO fits one transmit staging block');
 assertLimit(ADDRESS_LIMITS.limit > ADDRESS_LIMITS.base, 'the address space is not empty');
 assertLimit(Math.ceil(ADAPTER_LIMITS.maxTransferBytes / 3) * 4 + 4096 <= ADAPTER_LIMITS.maxLineBytes, 'a full readMr/writeMr, base64-encoded, fits one protocol line');
 assertLimit(WIRE_LIMITS.maxTerminateText < WIRE_LIMITS.frameHeaderBytes * 16, 'a TERMINATE stays a small control frame');

@@ -1,14 +1,17 @@
 import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHeader, decodeHello, type FrameHeader, type Hello } from '../wire/frame.js';
 import type { TransportCloseReason, TransportSink } from '../transport/types.js';
+import { NIC_LIMITS } from '../abi/limits.js';
 import { DISCARD_AREA } from './discard-area.js';
 import { pin, release, type Registration } from './memory.js';
+
+const { rxStagingBytes: STAGING_BYTES, rxCopybreakBytes: COPYBREAK } = NIC_LIMITS;
 
 /** Where a frame's payload goes: straight into final memory, or thrown away. */
 export type Placement =
   /** `regions`: what the segments lie in, pinned while the payload is read (dereg waits: EBUSY). */
   | { kind: 'place'; segments: readonly Uint8Array[]; done: () => void; regions?: readonly Registration[] }
   | { kind: 'discard'; done?: () => void }
-  /** Small control text (TERMINATE reasons): the one place bytes are copied, never payload. */
+  /** Small control text (TERMINATE reasons), copied out of the stream. */
   | { kind: 'text'; done: (text: string) => void };
 
 /** What the QP engine does with a stream of frames. */
@@ -24,20 +27,36 @@ export interface RxCounters {
   framesReceived: number;
   bytesReceived: number;
   bytesDiscarded: number;
+  /** Payload bytes copied from the staging ring into their destination (small payloads). */
+  rxPayloadBytesCopied: number;
 }
-
 
 type Mode = 'hello' | 'header' | 'payload' | 'dead';
 
 /**
- * The receive path of one RC QP (siw's qp_rx): reads exactly one header at a time into a small
- * buffer, then points the kernel's read() at the payload's destination, segment by segment. No
- * payload byte is copied in user space.
+ * The receive path of one RC QP (siw's qp_rx, with a NIC driver's rx-copybreak and header split).
+ *
+ * While a header is expected the kernel's read() lands in a per-QP staging ring, and every
+ * complete frame in it is parsed and placed at once: a burst of small messages costs one read.
+ * A payload below the copybreak is copied from the ring to its posted buffer or MR range; of a
+ * larger one the part already in the ring is copied and the rest is read straight into its
+ * destination. After a frame at or above the copybreak the next read takes exactly one header,
+ * so a stream of large payloads is placed with no user-space copy at all: only the first large
+ * frame after small ones can have a prefix copied (what shared its read with them).
+ *
+ * Every header is validated and placed by the handler before any of its payload bytes move.
  */
 export class RxParser implements TransportSink {
   private mode: Mode;
-  private readonly header = new Uint8Array(FRAME_HEADER_BYTES);
   private readonly hello = new Uint8Array(HELLO_BYTES);
+  private readonly ring = new Uint8Array(STAGING_BYTES);
+  /** Unparsed bytes are ring[ringStart, ringEnd); outside 'header' mode the ring is empty. */
+  private ringStart = 0;
+  private ringEnd = 0;
+  /** The next read takes one header only: the last frame was large (or none came yet). */
+  private headerOnly = true;
+  /** The payload being read is small: its bytes, and whatever follows them, go through the ring. */
+  private stagePayload = false;
   private filled = 0;
   private segments: readonly Uint8Array[] = [];
   private segmentIndex = 0;
@@ -64,17 +83,12 @@ export class RxParser implements TransportSink {
         this.target = this.hello.subarray(this.filled);
         break;
       case 'header':
-        this.target = this.header.subarray(this.filled);
+        // Only a partial header (< 48 bytes) is ever left over, at the ring's start.
+        this.target = this.headerOnly ? this.ring.subarray(this.ringEnd, FRAME_HEADER_BYTES) : this.ring.subarray(this.ringEnd);
         break;
       case 'payload':
-        if (this.discardLeft > 0) {
-          this.target = DISCARD_AREA.subarray(0, Math.min(this.discardLeft, DISCARD_AREA.byteLength));
-        } else if (this.textBuffer !== null) {
-          this.target = this.textBuffer.subarray(this.filled);
-        } else {
-          const segment = this.segments[this.segmentIndex]!;
-          this.target = segment.subarray(this.segmentOffset);
-        }
+        // The ring is empty here: a small payload after a header read alone comes with what follows.
+        this.target = this.stagePayload ? this.ring : this.payloadTarget();
         break;
       case 'dead':
         // A failed QP still drains its socket until the transport is closed.
@@ -103,14 +117,14 @@ export class RxParser implements TransportSink {
         }
         return;
       case 'header':
-        this.filled += count;
-        if (this.filled === FRAME_HEADER_BYTES) {
-          this.filled = 0;
-          this.onHeader();
-        }
+        this.ringEnd += count;
+        this.parseRing();
         return;
       case 'payload':
-        this.onPayloadBytes(count);
+        if (!this.stagePayload) return this.advancePayload(count);
+        this.ringEnd += count;
+        this.copyFromRing(Math.min(count, this.payloadLeft()));
+        this.parseRing();
         return;
       case 'dead':
         this.counters.bytesDiscarded += count;
@@ -129,6 +143,58 @@ export class RxParser implements TransportSink {
     this.unpin();
   }
 
+  private payloadTarget(): Uint8Array {
+    if (this.discardLeft > 0) return DISCARD_AREA.subarray(0, Math.min(this.discardLeft, DISCARD_AREA.byteLength));
+    if (this.textBuffer !== null) return this.textBuffer.subarray(this.filled);
+    return this.segments[this.segmentIndex]!.subarray(this.segmentOffset);
+  }
+
+  /** Takes every complete frame out of the ring; leaves at most a partial header, moved to its start. */
+  private parseRing(): void {
+    while (this.mode === 'header' && this.ringEnd - this.ringStart >= FRAME_HEADER_BYTES) {
+      const at = this.ringStart;
+      this.ringStart += FRAME_HEADER_BYTES;
+      this.onHeader(this.ring.subarray(at, at + FRAME_HEADER_BYTES));
+      if ((this.mode as Mode) !== 'payload') continue;
+      // The payload's first bytes may already be here: copy what the ring holds, read the rest.
+      const staged = Math.min(this.ringEnd - this.ringStart, this.payloadLeft());
+      if (staged > 0) this.copyFromRing(staged);
+    }
+    const left = this.ringEnd - this.ringStart;
+    if (this.mode === 'dead') {
+      this.counters.bytesDiscarded += left;
+      this.ringStart = this.ringEnd = 0;
+      return;
+    }
+    if (left > 0 && (this.mode !== 'header' || left >= FRAME_HEADER_BYTES)) throw new Error(`RxParser invariant: ${left} unparsed bytes left in mode ${this.mode}`);
+    if (left > 0 && this.ringStart > 0) this.ring.copyWithin(0, this.ringStart, this.ringEnd);
+    this.ringStart = 0;
+    this.ringEnd = left;
+  }
+
+  private payloadLeft(): number {
+    if (this.discardLeft > 0) return this.discardLeft;
+    if (this.textBuffer !== null) return this.textBuffer.byteLength - this.filled;
+    let left = this.segments[this.segmentIndex]!.byteLength - this.segmentOffset;
+    for (let i = this.segmentIndex + 1; i < this.segments.length; i++) left += this.segments[i]!.byteLength;
+    return left;
+  }
+
+  /** Moves `count` staged bytes (no more than the payload still needs) to where the payload goes. */
+  private copyFromRing(count: number): void {
+    while (count > 0 && this.mode === 'payload') {
+      const target = this.payloadTarget();
+      const take = Math.min(count, target.byteLength);
+      if (this.discardLeft === 0) {
+        target.set(this.ring.subarray(this.ringStart, this.ringStart + take));
+        if (this.textBuffer === null) this.counters.rxPayloadBytesCopied += take;
+      }
+      this.ringStart += take;
+      count -= take;
+      this.advancePayload(take);
+    }
+  }
+
   private unpin(): void {
     release(this.pinned);
     this.pinned = [];
@@ -139,14 +205,16 @@ export class RxParser implements TransportSink {
     this.handler.onMalformed(reason);
   }
 
-  private onHeader(): void {
-    const decoded = decodeHeader(this.header, { maxPayload: this.maxPayload });
+  private onHeader(bytes: Uint8Array): void {
+    const decoded = decodeHeader(bytes, { maxPayload: this.maxPayload });
     if (!decoded.ok) return this.malformed(decoded.reason);
     this.counters.framesReceived++;
     const header = decoded.value;
+    const length = header.payloadLength;
+    this.headerOnly = length >= COPYBREAK;
+    this.stagePayload = !this.headerOnly;
     const placement = this.handler.onHeader(header);
     if (this.mode === 'dead') return;
-    const length = header.payloadLength;
     if (placement.kind === 'place') {
       const placed = placement.segments.reduce((sum, s) => sum + s.byteLength, 0);
       if (placed !== length) throw new Error(`RxParser invariant: placement of ${placed} bytes for a ${length}-byte payload`);
@@ -169,7 +237,7 @@ export class RxParser implements TransportSink {
     this.mode = 'payload';
   }
 
-  private onPayloadBytes(count: number): void {
+  private advancePayload(count: number): void {
     if (this.discardLeft > 0) {
       this.discardLeft -= count;
       this.counters.bytesDiscarded += count;

@@ -1,22 +1,31 @@
 import { FRAME_HEADER_BYTES, encodeHeader, type FrameHeader } from '../wire/frame.js';
 import type { Scheduler, Transport } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
+import { TxStaging } from './tx-staging.js';
 
-const { maxBatchChunks: MAX_BATCH_CHUNKS, maxUnwrittenBatches: MAX_UNWRITTEN_BATCHES } = NIC_LIMITS;
+const { maxBatchChunks: MAX_BATCH_CHUNKS, maxUnwrittenBatches: MAX_UNWRITTEN_BATCHES, txCopybreakBytes: TX_COPYBREAK, ackCoalesceRequests: ACK_COALESCE } = NIC_LIMITS;
 
 export interface TxCounters {
   framesSent: number;
   bytesSent: number;
+  /** Small payloads packed behind their headers (and inline data, copied at post). */
+  txPayloadBytesCopied: number;
 }
 
 /**
  * Collects the frames of one turn of the NIC (a doorbell, or the ACKs and responses produced while
- * handling received frames) and hands them to the kernel as one writev. Payload chunks are views of
- * registered memory, never copies.
+ * handling received frames) and hands them to the kernel as one writev. Headers, and payloads
+ * below the transmit copybreak, are packed one after another into a staging block, so a run of
+ * small frames is one iovec; a larger payload is its own iovec, a view of registered memory, never
+ * copied.
  */
 export class TxBatch {
   private chunks: Uint8Array[] = [];
+  private readonly staging = new TxStaging();
+  private readonly takeChunk = (chunk: Uint8Array): void => { this.chunks.push(chunk); };
   private pendingAckPsn: number | null = null;
+  /** Requests the pending ACK covers that no ACK has been sent for yet. */
+  private unackedRequests = 0;
   private flushScheduled = false;
   private unwritten = 0;
 
@@ -32,29 +41,50 @@ export class TxBatch {
     if (this.pendingAckPsn !== null && header.opcode !== 'ACK') {
       const psn = this.pendingAckPsn;
       this.pendingAckPsn = null;
+      this.unackedRequests = 0;
       this.frame({ opcode: 'ACK', flags: 0, psn, payloadLength: 0 });
     }
-    const bytes = new Uint8Array(FRAME_HEADER_BYTES);
-    encodeHeader(header, bytes);
-    this.chunks.push(bytes);
     let length = 0;
-    for (const chunk of payload) {
-      if (chunk.byteLength === 0) continue;
-      this.chunks.push(chunk);
-      length += chunk.byteLength;
-    }
+    for (const chunk of payload) length += chunk.byteLength;
     if (length !== header.payloadLength) throw new Error(`TxBatch invariant: ${header.opcode} payload ${length} != header ${header.payloadLength}`);
+    const packed = length < TX_COPYBREAK;
+    const room = this.staging.reserve(FRAME_HEADER_BYTES + (packed ? length : 0), this.takeChunk);
+    try {
+      encodeHeader(header, room);
+    } catch (error) {
+      // Nothing of a refused header may go out: its room is given back before the error goes on.
+      this.staging.unreserve(room.byteLength);
+      throw error;
+    }
+    if (packed) {
+      let at = FRAME_HEADER_BYTES;
+      for (const chunk of payload) {
+        room.set(chunk, at);
+        at += chunk.byteLength;
+      }
+      this.counters.txPayloadBytesCopied += length;
+    } else {
+      this.staging.takeRun(this.takeChunk);
+      for (const chunk of payload) if (chunk.byteLength > 0) this.chunks.push(chunk);
+    }
     this.counters.framesSent++;
   }
 
+  /** Bytes sent as they are (the HELLO), after everything queued before them. */
   raw(bytes: Uint8Array): void {
-    this.chunks.push(bytes);
+    this.staging.reserve(bytes.byteLength, this.takeChunk).set(bytes);
   }
 
   /** Coalesces acknowledgements: only the newest cumulative ACK of a turn goes out. */
   ack(psn: number): void {
     this.pendingAckPsn = psn;
-    this.flushSoon();
+    if (++this.unackedRequests >= ACK_COALESCE) this.flush();
+    else this.flushSoon();
+  }
+
+  /** The end of one read's parse: what it produced (ACKs, responses) leaves now, not a turn later. */
+  flushIfPending(): void {
+    if (this.pendingAckPsn !== null || this.chunks.length > 0 || this.staging.holdsRun) this.flush();
   }
 
   /** Flushes after the current I/O phase, so that ACKs for frames read together share a write. */
@@ -69,9 +99,13 @@ export class TxBatch {
 
   flush(): void {
     if (this.pendingAckPsn !== null) {
-      this.frame({ opcode: 'ACK', flags: 0, psn: this.pendingAckPsn, payloadLength: 0 });
+      const psn = this.pendingAckPsn;
       this.pendingAckPsn = null;
+      this.unackedRequests = 0;
+      this.frame({ opcode: 'ACK', flags: 0, psn, payloadLength: 0 });
     }
+    this.staging.takeRun(this.takeChunk);
+    const released = this.staging.seal();
     if (this.chunks.length === 0 || this.transport.closed) {
       this.chunks = [];
       return;
@@ -80,18 +114,16 @@ export class TxBatch {
     this.chunks = [];
     // One writev per IOV_MAX chunks: a doorbell of thousands of WRs takes a few syscalls, not thousands.
     for (let start = 0; start < all.length; start += MAX_BATCH_CHUNKS) {
-      const batch = all.slice(start, start + MAX_BATCH_CHUNKS);
+      const batch = start === 0 && all.length <= MAX_BATCH_CHUNKS ? all : all.slice(start, start + MAX_BATCH_CHUNKS);
+      const last = start + MAX_BATCH_CHUNKS >= all.length;
       this.unwritten++;
       if (this.unwritten > MAX_UNWRITTEN_BATCHES) {
         this.onOverflow();
         return;
       }
       for (const chunk of batch) this.counters.bytesSent += chunk.byteLength;
-      this.transport.writev(batch, () => { this.unwritten--; });
+      this.transport.writev(batch, last ? () => { this.unwritten--; released(); } : () => { this.unwritten--; });
     }
   }
 
-  get hasPending(): boolean {
-    return this.chunks.length > 0 || this.pendingAckPsn !== null;
-  }
 }

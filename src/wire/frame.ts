@@ -97,13 +97,17 @@ function requireU64(name: string, value: bigint): void {
  */
 export function encodeHeader(header: FrameHeader, out: Uint8Array): void {
   if (out.byteLength < FRAME_HEADER_BYTES) throw new WireEncodeError(`header buffer holds ${out.byteLength} bytes, needs ${FRAME_HEADER_BYTES}`);
-  const staged = new Uint8Array(FRAME_HEADER_BYTES);
-  encodeInto(header, staged);
-  out.set(staged);
+  // Encoded into a scratch header first so that `out` stays untouched when a field is refused.
+  HEADER_SCRATCH.fill(0);
+  encodeInto(header, HEADER_SCRATCH);
+  out.set(HEADER_SCRATCH);
 }
 
+const HEADER_SCRATCH = new Uint8Array(FRAME_HEADER_BYTES);
+const SCRATCH_VIEW = new DataView(HEADER_SCRATCH.buffer);
+
 function encodeInto(header: FrameHeader, out: Uint8Array): void {
-  const v = view(out);
+  const v = out === HEADER_SCRATCH ? SCRATCH_VIEW : view(out);
   requireU32('flags', header.flags, KNOWN_FLAGS);
   requireU32('psn', header.psn, MAX_PSN);
   requireU32('payloadLength', header.payloadLength);
@@ -196,87 +200,111 @@ export function decodeHeader(bytes: Uint8Array, limits: DecodeLimits): Decoded<F
   if (v.getUint16(OFFSET.reserved) !== 0) return fail(`${opcode}: reserved bytes 2..3 are not zero`);
   const psn = v.getUint32(OFFSET.psn);
   if (psn > MAX_PSN) return fail(`${opcode}: PSN ${psn} exceeds 24 bits`);
-  const payloadLength = v.getUint32(OFFSET.payloadLength);
-  const aux = v.getUint32(OFFSET.aux);
-  const noFlags = () => (flags === 0 ? null : fail(`${opcode}: flags must be 0`));
-  const noPayload = () => (payloadLength === 0 ? null : fail(`${opcode}: carries no payload, header says ${payloadLength} bytes`));
-  const payloadWithin = () =>
-    payloadLength <= limits.maxPayload ? null : fail(`${opcode}: payload of ${payloadLength} bytes exceeds the limit of ${limits.maxPayload}`);
+  const fields: Fields = { opcode, flags, psn, payloadLength: v.getUint32(OFFSET.payloadLength), aux: v.getUint32(OFFSET.aux), maxPayload: limits.maxPayload };
   switch (opcode) {
     case 'SEND':
-    case 'SEND_WITH_IMM': {
-      const problem = payloadWithin() ?? (opcode === 'SEND' && aux !== 0 ? fail('SEND: immediate field must be 0') : null) ?? (zeroFrom(bytes, OFFSET.remoteAddr) ? null : fail(`${opcode}: bytes 16..47 must be 0`));
-      if (problem) return problem;
-      return { ok: true, value: opcode === 'SEND' ? { opcode, flags, psn, payloadLength } : { opcode, flags, psn, payloadLength, immData: aux } };
-    }
+    case 'SEND_WITH_IMM':
+      return decodeSend(bytes, fields);
     case 'RDMA_WRITE':
-    case 'RDMA_WRITE_WITH_IMM': {
-      const remoteAddr = readAddr(v);
-      const problem = payloadWithin()
-        ?? (opcode === 'RDMA_WRITE' && aux !== 0 ? fail('RDMA_WRITE: immediate field must be 0') : null)
-        ?? (remoteAddr === null ? fail(`${opcode}: remote address beyond 2^53`) : null)
-        ?? (v.getUint32(OFFSET.length) !== payloadLength ? fail(`${opcode}: length field ${v.getUint32(OFFSET.length)} differs from payload length ${payloadLength}`) : null)
-        ?? (zeroFrom(bytes, OFFSET.compareAdd) ? null : fail(`${opcode}: bytes 32..47 must be 0`));
-      if (problem) return problem;
-      const base = { flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey: v.getUint32(OFFSET.rkey) };
-      return { ok: true, value: opcode === 'RDMA_WRITE' ? { opcode, ...base } : { opcode, ...base, immData: aux } };
-    }
-    case 'RDMA_READ_REQUEST': {
-      const remoteAddr = readAddr(v);
-      const length = v.getUint32(OFFSET.length);
-      const problem = noPayload() ?? (aux !== 0 ? fail('RDMA_READ_REQUEST: bytes 12..15 must be 0') : null)
-        ?? (remoteAddr === null ? fail('RDMA_READ_REQUEST: remote address beyond 2^53') : null)
-        ?? (length > limits.maxPayload ? fail(`RDMA_READ_REQUEST: ${length} bytes exceed the limit of ${limits.maxPayload}`) : null)
-        ?? (zeroFrom(bytes, OFFSET.compareAdd) ? null : fail('RDMA_READ_REQUEST: bytes 32..47 must be 0'));
-      if (problem) return problem;
-      return { ok: true, value: { opcode, flags, psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(OFFSET.rkey), length } };
-    }
+    case 'RDMA_WRITE_WITH_IMM':
+      return decodeWrite(bytes, v, fields);
+    case 'RDMA_READ_REQUEST':
+      return decodeReadRequest(bytes, v, fields);
     case 'RDMA_READ_RESPONSE': {
-      const problem = noFlags() ?? payloadWithin() ?? (zeroFrom(bytes, OFFSET.aux) ? null : fail('RDMA_READ_RESPONSE: bytes 12..47 must be 0'));
-      if (problem) return problem;
-      return { ok: true, value: { opcode, flags: 0, psn, payloadLength } };
+      const problem = noFlags(fields) ?? payloadWithin(fields) ?? (zeroFrom(bytes, OFFSET.aux) ? null : 'RDMA_READ_RESPONSE: bytes 12..47 must be 0');
+      if (problem !== null) return fail(problem);
+      return { ok: true, value: { opcode, flags: 0, psn, payloadLength: fields.payloadLength } };
     }
     case 'ATOMIC_CMP_AND_SWP':
-    case 'ATOMIC_FETCH_AND_ADD': {
-      const remoteAddr = readAddr(v);
-      const problem = noPayload() ?? (aux !== 0 ? fail(`${opcode}: bytes 12..15 must be 0`) : null)
-        ?? (remoteAddr === null ? fail(`${opcode}: remote address beyond 2^53`) : null)
-        ?? (v.getUint32(OFFSET.length) !== 8 ? fail(`${opcode}: length must be 8`) : null)
-        ?? (opcode === 'ATOMIC_FETCH_AND_ADD' && v.getBigUint64(OFFSET.swap) !== 0n ? fail('ATOMIC_FETCH_AND_ADD: swap field must be 0') : null);
-      if (problem) return problem;
-      return {
-        ok: true,
-        value: { opcode, flags, psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(OFFSET.rkey), compareAdd: v.getBigUint64(OFFSET.compareAdd), swap: v.getBigUint64(OFFSET.swap) },
-      };
-    }
+    case 'ATOMIC_FETCH_AND_ADD':
+      return decodeAtomic(v, fields);
     case 'ATOMIC_RESPONSE': {
-      const problem = noFlags() ?? noPayload() ?? (zeroFrom(bytes, OFFSET.aux, OFFSET.compareAdd) && zeroFrom(bytes, OFFSET.swap) ? null : fail('ATOMIC_RESPONSE: only the original value may be set'));
-      if (problem) return problem;
+      const problem = noFlags(fields) ?? noPayload(fields) ?? (zeroFrom(bytes, OFFSET.aux, OFFSET.compareAdd) && zeroFrom(bytes, OFFSET.swap) ? null : 'ATOMIC_RESPONSE: only the original value may be set');
+      if (problem !== null) return fail(problem);
       return { ok: true, value: { opcode, flags: 0, psn, payloadLength: 0, original: v.getBigUint64(OFFSET.compareAdd) } };
     }
     case 'ACK': {
-      const problem = noFlags() ?? noPayload() ?? (zeroFrom(bytes, OFFSET.aux) ? null : fail('ACK: bytes 12..47 must be 0'));
-      if (problem) return problem;
+      const problem = noFlags(fields) ?? noPayload(fields) ?? (zeroFrom(bytes, OFFSET.aux) ? null : 'ACK: bytes 12..47 must be 0');
+      if (problem !== null) return fail(problem);
       return { ok: true, value: { opcode, flags: 0, psn, payloadLength: 0 } };
     }
-    case 'NAK': {
-      const nak = NAK_NAMES.get(aux);
-      const rnrTimer = v.getUint8(OFFSET.remoteAddr);
-      const problem = noFlags() ?? noPayload() ?? (nak === undefined ? fail(`NAK: unknown code ${aux}`) : null)
-        ?? (rnrTimer > 31 ? fail(`NAK: RNR timer ${rnrTimer} exceeds 31`) : null)
-        ?? (nak !== 'RNR' && rnrTimer !== 0 ? fail('NAK: only an RNR NAK carries a timer') : null)
-        ?? (zeroFrom(bytes, OFFSET.remoteAddr + 1) ? null : fail('NAK: bytes 17..47 must be 0'));
-      if (problem) return problem;
-      return { ok: true, value: { opcode, flags: 0, psn, payloadLength: 0, code: nak!, rnrTimer } };
-    }
+    case 'NAK':
+      return decodeNak(bytes, v, fields);
     case 'TERMINATE': {
-      const problem = noFlags() ?? (psn !== 0 ? fail('TERMINATE: PSN must be 0') : null)
-        ?? (payloadLength > MAX_TERMINATE_TEXT ? fail(`TERMINATE: reason text of ${payloadLength} bytes exceeds ${MAX_TERMINATE_TEXT}`) : null)
-        ?? (zeroFrom(bytes, OFFSET.remoteAddr) ? null : fail('TERMINATE: bytes 16..47 must be 0'));
-      if (problem) return problem;
+      const { payloadLength, aux } = fields;
+      const problem = noFlags(fields) ?? (psn !== 0 ? 'TERMINATE: PSN must be 0' : null)
+        ?? (payloadLength > MAX_TERMINATE_TEXT ? `TERMINATE: reason text of ${payloadLength} bytes exceeds ${MAX_TERMINATE_TEXT}` : null)
+        ?? (zeroFrom(bytes, OFFSET.remoteAddr) ? null : 'TERMINATE: bytes 16..47 must be 0');
+      if (problem !== null) return fail(problem);
       return { ok: true, value: { opcode, flags: 0, psn: 0, payloadLength, reason: aux } };
     }
   }
+}
+
+/** The fields every header has, read once; the checks below are plain functions (no closure per frame). */
+interface Fields { opcode: OpcodeName; flags: number; psn: number; payloadLength: number; aux: number; maxPayload: number }
+
+const noFlags = (f: Fields): string | null => (f.flags === 0 ? null : `${f.opcode}: flags must be 0`);
+const noPayload = (f: Fields): string | null => (f.payloadLength === 0 ? null : `${f.opcode}: carries no payload, header says ${f.payloadLength} bytes`);
+const payloadWithin = (f: Fields): string | null =>
+  f.payloadLength <= f.maxPayload ? null : `${f.opcode}: payload of ${f.payloadLength} bytes exceeds the limit of ${f.maxPayload}`;
+
+function decodeSend(bytes: Uint8Array, f: Fields): Decoded<FrameHeader> {
+  const problem = payloadWithin(f) ?? (f.opcode === 'SEND' && f.aux !== 0 ? 'SEND: immediate field must be 0' : null) ?? (zeroFrom(bytes, OFFSET.remoteAddr) ? null : `${f.opcode}: bytes 16..47 must be 0`);
+  if (problem !== null) return fail(problem);
+  const { flags, psn, payloadLength } = f;
+  return { ok: true, value: f.opcode === 'SEND' ? { opcode: 'SEND', flags, psn, payloadLength } : { opcode: 'SEND_WITH_IMM', flags, psn, payloadLength, immData: f.aux } };
+}
+
+function decodeWrite(bytes: Uint8Array, v: DataView, f: Fields): Decoded<FrameHeader> {
+  const { opcode, payloadLength } = f;
+  const remoteAddr = readAddr(v);
+  const length = v.getUint32(OFFSET.length);
+  const problem = payloadWithin(f)
+    ?? (opcode === 'RDMA_WRITE' && f.aux !== 0 ? 'RDMA_WRITE: immediate field must be 0' : null)
+    ?? (remoteAddr === null ? `${opcode}: remote address beyond 2^53` : null)
+    ?? (length !== payloadLength ? `${opcode}: length field ${length} differs from payload length ${payloadLength}` : null)
+    ?? (zeroFrom(bytes, OFFSET.compareAdd) ? null : `${opcode}: bytes 32..47 must be 0`);
+  if (problem !== null) return fail(problem);
+  const rkey = v.getUint32(OFFSET.rkey);
+  const { flags, psn } = f;
+  return { ok: true, value: opcode === 'RDMA_WRITE' ? { opcode: 'RDMA_WRITE', flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey } : { opcode: 'RDMA_WRITE_WITH_IMM', flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey, immData: f.aux } };
+}
+
+function decodeReadRequest(bytes: Uint8Array, v: DataView, f: Fields): Decoded<FrameHeader> {
+  const remoteAddr = readAddr(v);
+  const length = v.getUint32(OFFSET.length);
+  const problem = noPayload(f) ?? (f.aux !== 0 ? 'RDMA_READ_REQUEST: bytes 12..15 must be 0' : null)
+    ?? (remoteAddr === null ? 'RDMA_READ_REQUEST: remote address beyond 2^53' : null)
+    ?? (length > f.maxPayload ? `RDMA_READ_REQUEST: ${length} bytes exceed the limit of ${f.maxPayload}` : null)
+    ?? (zeroFrom(bytes, OFFSET.compareAdd) ? null : 'RDMA_READ_REQUEST: bytes 32..47 must be 0');
+  if (problem !== null) return fail(problem);
+  return { ok: true, value: { opcode: 'RDMA_READ_REQUEST', flags: f.flags, psn: f.psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(OFFSET.rkey), length } };
+}
+
+function decodeAtomic(v: DataView, f: Fields): Decoded<FrameHeader> {
+  const { opcode } = f;
+  const remoteAddr = readAddr(v);
+  const problem = noPayload(f) ?? (f.aux !== 0 ? `${opcode}: bytes 12..15 must be 0` : null)
+    ?? (remoteAddr === null ? `${opcode}: remote address beyond 2^53` : null)
+    ?? (v.getUint32(OFFSET.length) !== 8 ? `${opcode}: length must be 8` : null)
+    ?? (opcode === 'ATOMIC_FETCH_AND_ADD' && v.getBigUint64(OFFSET.swap) !== 0n ? 'ATOMIC_FETCH_AND_ADD: swap field must be 0' : null);
+  if (problem !== null) return fail(problem);
+  return {
+    ok: true,
+    value: { opcode: opcode as 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD', flags: f.flags, psn: f.psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(OFFSET.rkey), compareAdd: v.getBigUint64(OFFSET.compareAdd), swap: v.getBigUint64(OFFSET.swap) },
+  };
+}
+
+function decodeNak(bytes: Uint8Array, v: DataView, f: Fields): Decoded<FrameHeader> {
+  const nak = NAK_NAMES.get(f.aux);
+  const rnrTimer = v.getUint8(OFFSET.remoteAddr);
+  const problem = noFlags(f) ?? noPayload(f) ?? (nak === undefined ? `NAK: unknown code ${f.aux}` : null)
+    ?? (rnrTimer > 31 ? `NAK: RNR timer ${rnrTimer} exceeds 31` : null)
+    ?? (nak !== 'RNR' && rnrTimer !== 0 ? 'NAK: only an RNR NAK carries a timer' : null)
+    ?? (zeroFrom(bytes, OFFSET.remoteAddr + 1) ? null : 'NAK: bytes 17..47 must be 0');
+  if (problem !== null) return fail(problem);
+  return { ok: true, value: { opcode: 'NAK', flags: 0, psn: f.psn, payloadLength: 0, code: nak!, rnrTimer } };
 }
 
 export function encodeHello(hello: Hello, out: Uint8Array): void {

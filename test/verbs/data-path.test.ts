@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { SendFlags } from '../../src/index.js';
+import { NIC_LIMITS } from '../../src/abi/limits.js';
+import { FRAME_HEADER_BYTES } from '../../src/wire/frame.js';
 import { takeSocket } from '../../src/transport/socket-transport.js';
 import type { Transport, TransportSink } from '../../src/transport/types.js';
 import { makeSide, pollUntil, sge, socketPair, toRtr, toRts } from '../support/verbs-harness.js';
@@ -67,24 +69,52 @@ describe('zero copy and batching (DESIGN.md §5)', () => {
     }
   });
 
-  it('64 small SENDs posted at once leave in one writev whose payload chunks are views of the MR', async () => {
+  it('64 small SENDs posted at once leave in one writev of one iovec: headers and payloads below the transmit copybreak packed together', async () => {
     const { a, b, logA, close } = await recordedPair();
     try {
       b.qp.postRecv(Array.from({ length: 64 }, (_, i) => ({ wrId: BigInt(i), sgList: [sge(b, i * 64, 64)] })));
       await new Promise((resolve) => setImmediate(resolve));
-      const before = a.ctx.queryCounters();
+      for (let i = 0; i < 64 * 64; i++) a.mr.buffer[i] = (i * 13) & 0xff;
+      const before = { a: a.ctx.queryCounters(), b: b.ctx.queryCounters() };
       const batchesBefore = logA.batches.length;
       a.qp.postSend(Array.from({ length: 64 }, (_, i) => ({ wrId: BigInt(i), opcode: 'SEND' as const, sendFlags: i === 63 ? SendFlags.SIGNALED : 0, sgList: [sge(a, i * 64, 32)] })));
       expect(await pollUntil(b.cq, 64)).toHaveLength(64);
       expect(await pollUntil(a.cq, 1)).toMatchObject([{ wrId: 63n, status: 'SUCCESS' }]);
+      for (let i = 0; i < 64; i++) expect(Buffer.compare(b.mr.buffer.subarray(i * 64, i * 64 + 32), a.mr.buffer.subarray(i * 64, i * 64 + 32))).toBe(0);
+      const after = { a: a.ctx.queryCounters(), b: b.ctx.queryCounters() };
+      expect(after.a.writeSyscalls - before.a.writeSyscalls).toBe(1);
+      expect(after.a.framesSent - before.a.framesSent).toBe(64);
+      expect(after.a.txPayloadBytesCopied - before.a.txPayloadBytesCopied).toBe(64 * 32);
+      const batch = logA.batches[batchesBefore]!;
+      expect(batch.map((chunk) => chunk.byteLength)).toEqual([64 * (FRAME_HEADER_BYTES + 32)]);
+      // The receiver takes them from its staging ring: a header alone first, then the rest at once.
+      expect(after.b.readCallbacks - before.b.readCallbacks).toBeLessThanOrEqual(3);
+      console.log(`64 x 32 B SEND in one post: sender writev ${after.a.writeSyscalls - before.a.writeSyscalls} of ${batch.length} iovec; receiver reads ${after.b.readCallbacks - before.b.readCallbacks}, copies ${after.b.rxPayloadBytesCopied - before.b.rxPayloadBytesCopied}`);
+      a.monitor.assertAgreement();
+      b.monitor.assertAgreement();
+    } finally {
+      close();
+    }
+  });
+
+  it('SENDs at the transmit copybreak leave in one writev whose payload iovecs are views of the MR (no copy)', async () => {
+    const size = NIC_LIMITS.txCopybreakBytes;
+    const { a, b, logA, close } = await recordedPair();
+    try {
+      b.qp.postRecv(Array.from({ length: 8 }, (_, i) => ({ wrId: BigInt(i), sgList: [sge(b, i * size, size)] })));
+      await new Promise((resolve) => setImmediate(resolve));
+      const before = a.ctx.queryCounters();
+      const batchesBefore = logA.batches.length;
+      a.qp.postSend(Array.from({ length: 8 }, (_, i) => ({ wrId: BigInt(i), opcode: 'SEND' as const, sendFlags: i === 7 ? SendFlags.SIGNALED : 0, sgList: [sge(a, i * size, size)] })));
+      expect(await pollUntil(b.cq, 8)).toHaveLength(8);
+      expect(await pollUntil(a.cq, 1)).toMatchObject([{ wrId: 7n, status: 'SUCCESS' }]);
       const after = a.ctx.queryCounters();
       expect(after.writeSyscalls - before.writeSyscalls).toBe(1);
-      expect(after.framesSent - before.framesSent).toBe(64);
+      expect(after.txPayloadBytesCopied - before.txPayloadBytesCopied).toBe(0);
       const batch = logA.batches[batchesBefore]!;
-      expect(batch).toHaveLength(128);
       const payloadChunks = batch.filter((chunk) => chunk.buffer === a.mr.buffer.buffer);
-      expect(payloadChunks).toHaveLength(64);
-      console.log(`64 x 32 B SEND in one post: sender writev ${after.writeSyscalls - before.writeSyscalls}, frames ${after.framesSent - before.framesSent}, doorbells ${after.doorbells - before.doorbells}; receiver reads ${b.ctx.queryCounters().readCallbacks}`);
+      expect(payloadChunks.map((chunk) => chunk.byteLength)).toEqual(Array(8).fill(size));
+      expect(batch).toHaveLength(16);
       a.monitor.assertAgreement();
       b.monitor.assertAgreement();
     } finally {

@@ -1,0 +1,72 @@
+import { NIC_LIMITS } from '../abi/limits.js';
+
+const BLOCK_BYTES = NIC_LIMITS.txStagingBytes;
+/** Idle blocks a QP keeps for reuse; more are returned to the garbage collector. */
+const SPARE_BLOCKS = 2;
+
+interface Block {
+  readonly bytes: Uint8Array;
+  /** Batches handed to the transport that point into this block and are not written yet. */
+  unwritten: number;
+}
+
+/**
+ * Where a QP's transmit batches keep their headers and small payloads: blocks filled front to
+ * back, each byte untouched from the moment a batch points at it until that batch is written
+ * (the kernel reads it then). The current block restarts at its front whenever nothing in it
+ * is waiting to be written, so a QP at steady state reuses one block and allocates nothing.
+ */
+export class TxStaging {
+  private current: Block = { bytes: new Uint8Array(BLOCK_BYTES), unwritten: 0 };
+  private used = 0;
+  /** Start of the bytes written into `current` since the last chunk was taken. */
+  private runStart = 0;
+  private readonly spare: Block[] = [];
+  /** Blocks the batch being built points into (usually just `current`). */
+  private touched: Block[] = [];
+
+  /** Room for `bytes` contiguous bytes after what the current run holds; returns where they go. */
+  reserve(bytes: number, takeRun: (run: Uint8Array) => void): Uint8Array {
+    if (bytes > BLOCK_BYTES) throw new RangeError(`TxStaging: ${bytes} bytes exceed a ${BLOCK_BYTES}-byte block`);
+    if (this.current.unwritten === 0 && this.runStart === this.used && !this.touched.includes(this.current)) this.used = this.runStart = 0;
+    if (this.used + bytes > BLOCK_BYTES) {
+      this.takeRun(takeRun);
+      this.current = this.spare.pop() ?? { bytes: new Uint8Array(BLOCK_BYTES), unwritten: 0 };
+      this.used = this.runStart = 0;
+    }
+    if (!this.touched.includes(this.current)) this.touched.push(this.current);
+    const at = this.used;
+    this.used += bytes;
+    return this.current.bytes.subarray(at, at + bytes);
+  }
+
+  /** Bytes reserved since the last chunk was taken. */
+  get holdsRun(): boolean {
+    return this.used > this.runStart;
+  }
+
+  /** Gives back the last reservation (what it was for was refused before anything was written). */
+  unreserve(bytes: number): void {
+    if (this.used - bytes < this.runStart) throw new Error('TxStaging invariant: unreserve past the current run');
+    this.used -= bytes;
+  }
+
+  /** Ends the current run: its bytes become one chunk of the batch. */
+  takeRun(takeRun: (run: Uint8Array) => void): void {
+    if (this.used > this.runStart) takeRun(this.current.bytes.subarray(this.runStart, this.used));
+    this.runStart = this.used;
+  }
+
+  /** The batch is handed over: returns what to call once it is written. */
+  seal(): () => void {
+    const blocks = this.touched;
+    this.touched = [];
+    for (const block of blocks) block.unwritten++;
+    return () => {
+      for (const block of blocks) {
+        block.unwritten--;
+        if (block.unwritten === 0 && block !== this.current && this.spare.length < SPARE_BLOCKS) this.spare.push(block);
+      }
+    };
+  }
+}

@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { NIC_LIMITS } from '../../src/abi/limits.js';
+import { FRAME_HEADER_BYTES, encodeHeader } from '../../src/wire/frame.js';
+import { RxParser, type FrameHandler, type RxCounters } from '../../src/nic/rx-parser.js';
+
+const COPYBREAK = NIC_LIMITS.rxCopybreakBytes;
+
+/** A stream of SEND frames, each payload filled with bytes that name its frame and offset. */
+function stream(lengths: readonly number[]): { bytes: Uint8Array; payloads: Uint8Array[] } {
+  const payloads = lengths.map((length, frame) => {
+    const payload = new Uint8Array(length);
+    for (let i = 0; i < length; i++) payload[i] = (frame * 31 + i * 7) & 0xff;
+    return payload;
+  });
+  const bytes = new Uint8Array(lengths.reduce((sum, n) => sum + FRAME_HEADER_BYTES + n, 0));
+  let at = 0;
+  lengths.forEach((length, psn) => {
+    encodeHeader({ opcode: 'SEND', flags: 0, psn, payloadLength: length }, bytes.subarray(at));
+    bytes.set(payloads[psn]!, at + FRAME_HEADER_BYTES);
+    at += FRAME_HEADER_BYTES + length;
+  });
+  return { bytes, payloads };
+}
+
+interface Placed { frame: number; copiedForIt: number; directBytes: number }
+
+/** Drives an RxParser as the socket transport does: a read fills at most the lent target. */
+function receive(lengths: readonly number[], chunks: (offset: number) => number) {
+  const { bytes, payloads } = stream(lengths);
+  const counters: RxCounters = { framesReceived: 0, bytesReceived: 0, bytesDiscarded: 0, rxPayloadBytesCopied: 0 };
+  const destinations = lengths.map((n) => new Uint8Array(n));
+  const placed: Placed[] = [];
+  const failures: string[] = [];
+  let frame = 0;
+  let copiedBefore = 0;
+  let direct = 0;
+  const handler: FrameHandler = {
+    onHello: () => {},
+    onHeader: (header) => {
+      const index = frame++;
+      copiedBefore = counters.rxPayloadBytesCopied;
+      direct = 0;
+      expect(header.payloadLength).toBe(lengths[index]);
+      return { kind: 'place', segments: [destinations[index]!], done: () => placed.push({ frame: index, copiedForIt: counters.rxPayloadBytesCopied - copiedBefore, directBytes: direct }) };
+    },
+    onMalformed: (reason) => failures.push(reason),
+    onClose: () => {},
+  };
+  const parser = new RxParser(handler, counters, 1 << 30, false);
+  const targets: number[] = [];
+  const destinationBuffers = new Set<ArrayBufferLike>(destinations.map((d) => d.buffer));
+  for (let offset = 0; offset < bytes.byteLength;) {
+    const target = parser.nextReadTarget();
+    const count = Math.min(target.byteLength, bytes.byteLength - offset, chunks(offset));
+    target.set(bytes.subarray(offset, offset + count));
+    targets.push(target.byteLength);
+    if (destinationBuffers.has(target.buffer)) direct += count;
+    parser.onBytes(count);
+    offset += count;
+  }
+  return { payloads, destinations, placed, failures, counters, reads: targets.length, targets };
+}
+
+describe('the Rx staging ring: header split and rx-copybreak', () => {
+  it('64 small SENDs that arrive together cost one read; each is copied once into its buffer', () => {
+    const r = receive(Array(64).fill(64), () => Infinity);
+    expect(r.failures).toEqual([]);
+    expect(r.placed.map((p) => p.frame)).toEqual([...Array(64).keys()]);
+    expect(r.destinations.every((d, i) => Buffer.compare(d, r.payloads[i]!) === 0)).toBe(true);
+    // The first header is read alone (nothing came before it), then one ring read takes the rest.
+    expect(r.reads).toBe(2);
+    expect(r.targets).toEqual([FRAME_HEADER_BYTES, NIC_LIMITS.rxStagingBytes]);
+    expect(r.counters.rxPayloadBytesCopied).toBe(64 * 64);
+  });
+
+  it('a stream of payloads at the copybreak and above is never copied: header alone, then the payload straight into place', () => {
+    const lengths = [COPYBREAK, 65536, COPYBREAK + 1, 200_000];
+    const r = receive(lengths, () => Infinity);
+    expect(r.counters.rxPayloadBytesCopied).toBe(0);
+    r.placed.forEach((p, i) => expect(p).toEqual({ frame: i, copiedForIt: 0, directBytes: lengths[i] }));
+    expect(r.targets.filter((t) => t === FRAME_HEADER_BYTES)).toHaveLength(lengths.length);
+  });
+
+  it('the first large payload after small ones: the prefix that shared their read is copied, the rest is read straight into place, and the next header is read alone', () => {
+    const r = receive([100, 100, 65536, 65536], () => Infinity);
+    expect(r.destinations.every((d, i) => Buffer.compare(d, r.payloads[i]!) === 0)).toBe(true);
+    const [, second, large, next] = r.placed;
+    expect(second!.copiedForIt).toBe(100);
+    expect(large!.copiedForIt + large!.directBytes).toBe(65536);
+    expect(large!.copiedForIt).toBeGreaterThan(0);
+    expect(large!.copiedForIt).toBeLessThan(NIC_LIMITS.rxStagingBytes);
+    expect(next).toEqual({ frame: 3, copiedForIt: 0, directBytes: 65536 });
+  });
+
+  it('property: any mix of sizes, split at any points, lands whole and in order; a large payload further than one staging ring past the last small frame is never copied', () => {
+    fc.assert(fc.property(
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: COPYBREAK - 2, max: COPYBREAK + 70_000 })), { minLength: 1, maxLength: 30 }),
+      fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 20 }),
+      (lengths, cuts) => {
+        let read = 0;
+        const r = receive(lengths, () => cuts[read++ % cuts.length]!);
+        expect(r.failures).toEqual([]);
+        expect(r.placed.map((p) => p.frame)).toEqual(lengths.map((_, i) => i));
+        expect(r.destinations.every((d, i) => Buffer.compare(d, r.payloads[i]!) === 0)).toBe(true);
+        expect(r.counters.framesReceived).toBe(lengths.length);
+        // Only a read that starts after a small frame goes to the ring, and it takes at most the ring.
+        let offset = 0;
+        let afterSmall: number | null = null;
+        lengths.forEach((n, i) => {
+          const headerEnd = offset + FRAME_HEADER_BYTES;
+          if (n >= COPYBREAK && (afterSmall === null || headerEnd - afterSmall > NIC_LIMITS.rxStagingBytes)) expect(r.placed[i]!.copiedForIt).toBe(0);
+          expect(r.placed[i]!.copiedForIt + r.placed[i]!.directBytes).toBe(n);
+          offset = headerEnd + n;
+          if (n < COPYBREAK) afterSmall = offset;
+        });
+      },
+    ), { numRuns: 100 });
+  });
+});
