@@ -34,7 +34,8 @@ const LAYERS: Readonly<Record<string, readonly string[]>> = {
   conformance: ['.', 'abi', 'machines', 'spec'],
   diagrams: ['machines'],
   spec: ['abi', 'machines', 'transport', 'wire', 'monitor', '.'],
-  cli: ['.', 'abi', 'machines', 'monitor', 'conformance', 'diagrams', 'spec', 'transport'],
+  perf: ['.', 'abi'],
+  cli: ['.', 'abi', 'machines', 'monitor', 'conformance', 'diagrams', 'spec', 'transport', 'perf'],
 };
 
 /** The folder of src/ a file is in ('.' for src/*.ts), or 'machines'. */

@@ -8,6 +8,8 @@ import { QP_POST_ADMISSION } from '../../machines/qp-post-admission.js';
 import { generateDocs, staleFiles, writeDocs } from '../diagrams/generate.js';
 import { runStages, summaryTable } from './run-stages.js';
 import { runPingpong } from './pingpong.js';
+import { PERF_TESTS, PerfOptionError, allSizes, perfDefaults, type PerfTest } from '../perf/options.js';
+import { runPerf } from '../perf/run.js';
 import { Monitor } from '../monitor/monitor.js';
 import { verifyStages } from './verify-stages.js';
 import { writeFile } from 'node:fs/promises';
@@ -99,6 +101,41 @@ export function buildProgram(): Command {
       }
     });
 
+  program
+    .command('perf')
+    .description('perftest over TCP (ib_send_bw, ib_send_lat, ...): run without [host] as the server, with it as the client')
+    .argument('<test>', `one of ${PERF_TESTS.join(', ')}`, (value: string) => {
+      if (!(PERF_TESTS as readonly string[]).includes(value)) throw new InvalidArgumentError(`unknown test ${JSON.stringify(value)}; tests are ${PERF_TESTS.join(', ')}`);
+      return value;
+    })
+    .argument('[host]', 'server to connect to (client mode)')
+    .option('-p, --port <port>', 'listen on / connect to port', positiveInt('port', 0, 65535), 18515)
+    .option('-s, --size <size>', 'message size (default 65536 for bw, 2 for lat, 8 for atomics)', positiveInt('size', 1, 1 << 30))
+    .option('-a, --all', 'run sizes from 2 till 2^23')
+    .option('-n, --iters <iters>', 'iterations per size (default 5000 for bw, 1000 for lat)', positiveInt('iters', 5, 1e9))
+    .option('-D, --duration <seconds>', 'run each size for this many seconds instead of -n', positiveInt('duration', 1, 3600))
+    .option('-t, --tx-depth <dep>', 'send queue depth (default 128 for bw, 1 for lat)', positiveInt('tx-depth', 1, 4096))
+    .option('-r, --rx-depth <dep>', 'receives posted ahead (send tests)', positiveInt('rx-depth', 1, 4096), 512)
+    .option('-Q, --cq-mod <n>', 'signal one WR in every n (default 100 for bw, 1 for lat)', positiveInt('cq-mod', 1, 4096))
+    .option('-e, --events', 'sleep on CQ events (default busy polling)')
+    .option('--report_gbits', 'report bandwidth in Gb/sec instead of MB/sec')
+    .option('--json', 'also print each result row as one JSON line on stderr')
+    .action(async (test: PerfTest, host: string | undefined, o: { port: number; size?: number; all?: boolean; iters?: number; duration?: number; txDepth?: number; rxDepth: number; cqMod?: number; events?: boolean; report_gbits?: boolean; json?: boolean }) => {
+      const d = perfDefaults(test);
+      // Thrown from an action, a commander error would exit silently: these say what is wrong.
+      if (o.all === true && o.size !== undefined) throw new PerfOptionError('-a and -s exclude each other: -a runs every size from 2 to 2^23');
+      if (o.events === true && test === 'write_lat') throw new PerfOptionError('-e is not available for write_lat: a WRITE leaves no completion at its target to wait for (as in perftest)');
+      const txDepth = o.txDepth ?? d.txDepth;
+      await runPerf({
+          test, ...(host === undefined ? {} : { host }), port: o.port, sizes: o.all === true ? allSizes(test) : [o.size ?? d.size],
+          iters: o.iters ?? d.iters, durationSeconds: o.duration ?? 0, txDepth, rxDepth: o.rxDepth, cqMod: o.cqMod ?? Math.min(d.cqMod, txDepth),
+          useEvents: o.events === true, reportGbits: o.report_gbits === true,
+        }, {
+          log: (line) => process.stdout.write(`${line}\n`),
+          ...(o.json === true ? { row: (row) => process.stderr.write(`${JSON.stringify(row)}\n`) } : {}),
+          onListening: (port) => process.stderr.write(`listening on port ${port}\n`),
+        });
+    });
   program
     .command('adapter')
     .description('serve the reference implementation over the conformance adapter protocol (docs/adapter.md) on stdin/stdout')

@@ -1,0 +1,108 @@
+import { SendFlags } from '../index.js';
+import type { SendWr } from '../index.js';
+import type { PeerAddress, PerfEndpoint } from './endpoint.js';
+import { verbOf } from './options.js';
+
+/** What one bandwidth run measured (perftest's tposted/tcompleted, in milliseconds). */
+export interface BwSamples {
+  readonly size: number;
+  readonly iterations: number;
+  /** When WR i was posted. */
+  readonly posted: Float64Array;
+  /** When the completion covering WR i was polled. */
+  readonly completed: Float64Array;
+}
+
+/** How many WRs a run posts: the count, or (with -D) as many as fit the duration. */
+export interface RunLength {
+  readonly iters: number;
+  readonly durationSeconds: number;
+}
+
+/** Most WRs a -D run records timestamps for: bounds its memory whatever the duration. */
+const MAX_TIMED = 1 << 22;
+
+function workRequest(endpoint: PerfEndpoint, remote: PeerAddress, size: number, index: number, signaled: boolean): SendWr {
+  const sendFlags = signaled ? SendFlags.SIGNALED : 0;
+  const wrId = BigInt(index);
+  const sgList = [endpoint.sge(size)];
+  switch (verbOf(endpoint.options.test)) {
+    case 'send':
+      return { wrId, opcode: 'SEND', sendFlags, sgList };
+    case 'write':
+      return { wrId, opcode: 'RDMA_WRITE', sendFlags, sgList, rdma: { remoteAddr: remote.addr, rkey: remote.rkey } };
+    case 'read':
+      return { wrId, opcode: 'RDMA_READ', sendFlags, sgList, rdma: { remoteAddr: remote.addr, rkey: remote.rkey } };
+    case 'atomic':
+      return { wrId, opcode: 'ATOMIC_FETCH_AND_ADD', sendFlags, sgList, atomic: { remoteAddr: remote.addr, rkey: remote.rkey, compareAdd: 1n, swap: 0n } };
+  }
+}
+
+/**
+ * The requester's loop of ib_*_bw: keeps up to tx depth WRs posted, one signaled every cqMod (and
+ * the last), and counts a signaled completion for every WR before it (completions come in order).
+ */
+export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, size: number, length: RunLength): Promise<BwSamples> {
+  const { txDepth, cqMod } = endpoint.options;
+  const timed = length.durationSeconds > 0 ? MAX_TIMED : length.iters;
+  const posted = new Float64Array(timed);
+  const completed = new Float64Array(timed);
+  const deadline = length.durationSeconds > 0 ? performance.now() + length.durationSeconds * 1000 : Infinity;
+  let total = length.durationSeconds > 0 ? timed : length.iters;
+  let next = 0;
+  let done = 0;
+  while (done < total) {
+    if (next < total && next - done < txDepth) {
+      const batch: SendWr[] = [];
+      const now = performance.now();
+      // With -D the run ends at the deadline, on a signaled WR, so that every WR is accounted for.
+      if (now >= deadline && total === timed) total = Math.min(timed, Math.ceil(Math.max(next, 1) / cqMod) * cqMod);
+      for (; next < total && next - done < txDepth; next++) {
+        batch.push(workRequest(endpoint, remote, size, next, (next + 1) % cqMod === 0 || next === total - 1));
+        posted[next] = now;
+      }
+      if (batch.length > 0) endpoint.qp.postSend(batch);
+    }
+    for (const wc of await endpoint.completions(Math.max(16, Math.ceil(txDepth / cqMod)))) {
+      const through = Number(wc.wrId) + 1;
+      const now = performance.now();
+      for (let i = done; i < through; i++) completed[i] = now;
+      done = through;
+    }
+  }
+  return { size, iterations: total, posted: posted.subarray(0, total), completed: completed.subarray(0, total) };
+}
+
+/**
+ * The responder's part of ib_send_bw: receives kept posted (rx depth), reposted as they complete,
+ * until the client's zero-length SEND says the run is over. Returns how many messages arrived.
+ */
+export async function receiveSends(endpoint: PerfEndpoint, size: number): Promise<number> {
+  const { rxDepth } = endpoint.options;
+  let received = 0;
+  for (;;) {
+    const wcs = await endpoint.completions(rxDepth);
+    endpoint.postRecvs(wcs.length, size);
+    for (const wc of wcs) {
+      if (wc.byteLen === 0) return received;
+      received++;
+    }
+  }
+}
+
+/** perftest's bandwidth figures: the best rate over any stretch of signaled WRs, and the average. */
+export function bandwidthFigures(samples: BwSamples, cqMod: number): { peakBytesPerSecond: number; averageBytesPerSecond: number; messagesPerSecond: number; seconds: number } {
+  const n = samples.iterations;
+  const seconds = (samples.completed[n - 1]! - samples.posted[0]!) / 1000;
+  // perftest samples every cqMod-th WR; a stride keeps a long -D run's O(points²) bounded.
+  const stride = Math.max(cqMod, Math.ceil(n / 1000));
+  let best = Infinity;
+  for (let i = 0; i < n; i += stride) {
+    for (let j = i; j < n; j += stride) {
+      const perMessage = (samples.completed[j]! - samples.posted[i]!) / (j - i + 1);
+      if (perMessage > 0 && perMessage < best) best = perMessage;
+    }
+  }
+  const average = (samples.size * n) / seconds;
+  return { peakBytesPerSecond: Number.isFinite(best) ? Math.max(average, (samples.size * 1000) / best) : average, averageBytesPerSecond: average, messagesPerSecond: n / seconds, seconds };
+}

@@ -1,0 +1,121 @@
+import type net from 'node:net';
+import { randomInt } from 'node:crypto';
+import { openDevice, Access, QpAttrMask as M } from '../index.js';
+import type { CompletionChannel, CompletionQueue, Context, Counters, MemoryRegion, QueuePair, WorkCompletion } from '../index.js';
+import type { PerfOptions } from './options.js';
+import { verbOf } from './options.js';
+
+/** What each side tells the other before the first test (perftest's LID:QPN:PSN:RKEY:VADDR). */
+export interface PeerAddress {
+  readonly qpNum: number;
+  readonly psn: number;
+  readonly rkey: number;
+  readonly addr: number;
+}
+
+/** One side's verbs resources: a QP, one MR sized for the largest message, one CQ. */
+export class PerfEndpoint {
+  readonly ctx: Context;
+  readonly mr: MemoryRegion;
+  readonly cq: CompletionQueue;
+  readonly qp: QueuePair;
+  readonly channel: CompletionChannel | null;
+  readonly psn = randomInt(0, 0x1000000);
+  /** Why the QP failed, from its async event: what an error completion is reported with. */
+  private failure: string | null = null;
+
+  constructor(readonly options: PerfOptions) {
+    this.ctx = openDevice(undefined, { observer: null });
+    const pd = this.ctx.allocPd();
+    const bytes = Math.max(8, ...options.sizes);
+    this.mr = pd.regMr(new Uint8Array(bytes), Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ | Access.REMOTE_ATOMIC);
+    this.channel = options.useEvents ? this.ctx.createCompChannel() : null;
+    const depth = Math.max(options.txDepth, options.rxDepth);
+    this.cq = this.ctx.createCq(options.txDepth + options.rxDepth + 1, { channel: this.channel });
+    this.qp = pd.createQp({ qpType: 'RC', sendCq: this.cq, recvCq: this.cq, cap: { maxSendWr: depth, maxRecvWr: options.rxDepth, maxSendSge: 1, maxRecvSge: 1 } });
+    this.qp.modify({ qpState: 'INIT', pkeyIndex: 0, portNum: 1, qpAccessFlags: Access.REMOTE_WRITE | Access.REMOTE_READ | Access.REMOTE_ATOMIC }, M.STATE | M.PKEY_INDEX | M.PORT | M.ACCESS_FLAGS);
+    void this.watchAsyncEvents();
+  }
+
+  private async watchAsyncEvents(): Promise<void> {
+    try {
+      for (;;) {
+        const event = await this.ctx.getAsyncEvent();
+        this.failure ??= `${event.type}${event.reason === undefined ? '' : `: ${event.reason}`}`;
+      }
+    } catch {
+      // The context was closed.
+    }
+  }
+
+  get address(): PeerAddress {
+    return { qpNum: this.qp.qpNum, psn: this.psn, rkey: this.mr.rkey, addr: this.mr.addr };
+  }
+
+  connect(socket: net.Socket, remote: PeerAddress): void {
+    const readCredits = verbOf(this.options.test) === 'read' || verbOf(this.options.test) === 'atomic' ? 16 : 1;
+    this.qp.modify({ qpState: 'RTR', ahAttr: { socket }, pathMtu: 4096, destQpNum: remote.qpNum, rqPsn: remote.psn, maxDestRdAtomic: 16, minRnrTimer: 12 },
+      M.STATE | M.AV | M.PATH_MTU | M.DEST_QPN | M.RQ_PSN | M.MAX_DEST_RD_ATOMIC | M.MIN_RNR_TIMER);
+    this.qp.modify({ qpState: 'RTS', sqPsn: this.psn, timeout: 14, retryCnt: 7, rnrRetry: 7, maxRdAtomic: readCredits },
+      M.STATE | M.SQ_PSN | M.TIMEOUT | M.RETRY_CNT | M.RNR_RETRY | M.MAX_QP_RD_ATOMIC);
+  }
+
+  /** A local SGE over the first `length` bytes of the MR. */
+  sge(length: number) {
+    return { addr: this.mr.addr, length, lkey: this.mr.lkey };
+  }
+
+  postRecvs(count: number, size: number): void {
+    if (count <= 0) return;
+    this.qp.postRecv(Array.from({ length: count }, () => ({ wrId: 0n, sgList: [this.sge(size)] })));
+  }
+
+  /**
+   * Completions, waiting for at least one: busy polling (perftest's default) yields to the event
+   * loop between empty polls so the stack's own I/O runs; with -e the process sleeps until the
+   * armed CQ's event arrives.
+   */
+  async completions(max: number): Promise<WorkCompletion[]> {
+    for (;;) {
+      const wcs = this.cq.poll(max);
+      if (wcs.length > 0) return this.failOnError(wcs);
+      if (this.channel === null) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      this.cq.reqNotify(false);
+      const again = this.cq.poll(max);
+      if (again.length > 0) return this.failOnError(again);
+      await this.channel.getEvent();
+      this.cq.ackEvents(1);
+    }
+  }
+
+  private failOnError(wcs: WorkCompletion[]): WorkCompletion[] {
+    const bad = wcs.find((wc) => wc.status !== 'SUCCESS');
+    if (bad !== undefined) throw new Error(`Completion with error: ${bad.status} for wr_id ${bad.wrId} (${bad.opcode})${this.failure === null ? '' : `; the QP failed: ${this.failure}`}`);
+    return wcs;
+  }
+
+  counters(): Counters {
+    return this.ctx.queryCounters();
+  }
+
+  close(): void {
+    this.ctx.close();
+  }
+}
+
+
+/** Counter deltas over one measured run, per message: what the data path cost. */
+export function countersPerMessage(before: Counters, after: Counters, messages: number) {
+  const per = (key: keyof Counters) => (after[key] - before[key]) / messages;
+  return {
+    readsPerMessage: per('readCallbacks'),
+    writesPerMessage: per('writeSyscalls'),
+    framesSentPerMessage: per('framesSent'),
+    framesReceivedPerMessage: per('framesReceived'),
+    rxCopiedBytesPerMessage: per('rxPayloadBytesCopied'),
+    txCopiedBytesPerMessage: per('txPayloadBytesCopied'),
+  };
+}

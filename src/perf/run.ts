@@ -1,0 +1,127 @@
+import { SendFlags } from '../index.js';
+import { ControlChannel, openConnections } from './control.js';
+import { PerfEndpoint, countersPerMessage, type PeerAddress } from './endpoint.js';
+import { bandwidthFigures, receiveSends, runBandwidth } from './bandwidth.js';
+import { latencyFigures, runLatency } from './latency.js';
+import { banner, bandwidthRow, closingRule, columnsHeader, latencyRow } from './report.js';
+import { checkPerfOptions, isLatency, verbOf, type PerfOptions } from './options.js';
+
+/** What one side spent on one size: CPU seconds and the data path's counters per message. */
+export interface SideCost {
+  readonly cpuSeconds: number;
+  readonly counters: ReturnType<typeof countersPerMessage>;
+}
+
+/** One line of perftest's table, as data (`--json`). Bandwidth rows have bw*, latency rows t*. */
+export interface PerfRow {
+  readonly test: string;
+  readonly size: number;
+  readonly iterations: number;
+  readonly bwPeakBytesPerSecond?: number;
+  readonly bwAverageBytesPerSecond?: number;
+  readonly msgRatePerSecond?: number;
+  readonly latencyUsec?: ReturnType<typeof latencyFigures>;
+  readonly client: SideCost;
+  readonly server: SideCost;
+}
+
+interface Hello { type: 'hello'; test: string; sizes: number[]; iters: number; durationSeconds: number; address: PeerAddress }
+interface Done { type: 'done'; row?: Omit<PerfRow, 'server'>; cost?: SideCost }
+
+export interface PerfIo {
+  /** A line of perftest's output. */
+  readonly log: (line: string) => void;
+  /** Each row as data, when asked for (`--json`). */
+  readonly row?: (row: PerfRow) => void;
+  readonly onListening?: (port: number) => void;
+}
+
+/** Runs one side of a perftest program: the server without `host`, the client with it. */
+export async function runPerf(requested: PerfOptions, io: PerfIo): Promise<PerfRow[]> {
+  const options = checkPerfOptions(requested);
+  const endpoint = new PerfEndpoint(options);
+  let control: ControlChannel | null = null;
+  try {
+    const connections = await openConnections(options.host, options.port, io.onListening);
+    control = connections.control;
+    const mine: Hello = { type: 'hello', test: options.test, sizes: [...options.sizes], iters: options.iters, durationSeconds: options.durationSeconds, address: endpoint.address };
+    control.send(mine);
+    const theirs = await control.expect<Hello>('hello');
+    refuseMismatch(mine, theirs);
+    const maxSize = Math.max(...options.sizes);
+    if (verbOf(options.test) === 'send') endpoint.postRecvs(options.rxDepth, maxSize);
+    endpoint.connect(connections.data, theirs.address);
+    for (const line of banner(options, endpoint.address, theirs.address)) io.log(line);
+    io.log(columnsHeader(options));
+    const rows: PerfRow[] = [];
+    for (const size of options.sizes) {
+      control.send({ type: 'ready', size });
+      await control.expect('ready');
+      const row = options.host === undefined ? await serve(endpoint, control, size, theirs.address) : await drive(endpoint, control, size, theirs.address);
+      io.log(row.latencyUsec === undefined ? bandwidthRow(options, size, row.iterations, row.bwPeakBytesPerSecond!, row.bwAverageBytesPerSecond!, row.msgRatePerSecond!) : latencyRow(size, row.iterations, row.latencyUsec));
+      io.row?.(row);
+      rows.push(row);
+    }
+    io.log(closingRule());
+    return rows;
+  } finally {
+    // Let the last ACKs leave before the sockets close under the peer.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    control?.close();
+    endpoint.close();
+  }
+}
+
+function refuseMismatch(mine: Hello, theirs: Hello): void {
+  const describe = (h: Hello) => `${h.test} with sizes ${h.sizes.length === 1 ? h.sizes[0] : `${h.sizes[0]}..${h.sizes.at(-1)}`}, ${h.durationSeconds > 0 ? `-D ${h.durationSeconds}` : `-n ${h.iters}`}`;
+  if (mine.test !== theirs.test || mine.sizes.join() !== theirs.sizes.join() || mine.iters !== theirs.iters || mine.durationSeconds !== theirs.durationSeconds) {
+    throw new Error(`the two sides disagree: this side runs ${describe(mine)}, the peer ${describe(theirs)}; give both the same test and -s/-a/-n/-D`);
+  }
+}
+
+function measure(endpoint: PerfEndpoint) {
+  const counters = endpoint.counters();
+  const cpu = process.cpuUsage();
+  return (messages: number): SideCost => {
+    const used = process.cpuUsage(cpu);
+    return { cpuSeconds: (used.user + used.system) / 1e6, counters: countersPerMessage(counters, endpoint.counters(), Math.max(1, messages)) };
+  };
+}
+
+/** The client: runs the test and sends its row; the server answers with what it spent. */
+async function drive(endpoint: PerfEndpoint, control: ControlChannel, size: number, remote: PeerAddress): Promise<PerfRow> {
+  const { options } = endpoint;
+  const cost = measure(endpoint);
+  let row: Omit<PerfRow, 'server'>;
+  if (isLatency(options.test)) {
+    const samples = await runLatency(endpoint, remote, size, options, true);
+    if (samples.length === 0) throw new Error('no latency sample was taken: raise -n or -D');
+    row = { test: options.test, size, iterations: samples.length, latencyUsec: latencyFigures(samples), client: cost(samples.length) };
+  } else {
+    const samples = await runBandwidth(endpoint, remote, size, options);
+    if (options.test === 'send_bw') {
+      // The zero-length SEND that ends the server's receive loop (not counted).
+      endpoint.qp.postSend({ wrId: BigInt(samples.iterations), opcode: 'SEND', sendFlags: SendFlags.SIGNALED, sgList: [] });
+      await endpoint.completions(1);
+    }
+    const f = bandwidthFigures(samples, options.cqMod);
+    row = { test: options.test, size, iterations: samples.iterations, bwPeakBytesPerSecond: f.peakBytesPerSecond, bwAverageBytesPerSecond: f.averageBytesPerSecond, msgRatePerSecond: f.messagesPerSecond, client: cost(samples.iterations) };
+  }
+  control.send({ type: 'done', row } satisfies Done);
+  const reply = await control.expect<Done>('done');
+  return { ...row, server: reply.cost! };
+}
+
+/** The server: the passive half of the test, then the client's row with its own cost added. */
+async function serve(endpoint: PerfEndpoint, control: ControlChannel, size: number, remote: PeerAddress): Promise<PerfRow> {
+  const { options } = endpoint;
+  const cost = measure(endpoint);
+  let handled = 0;
+  if (isLatency(options.test)) handled = (await runLatency(endpoint, remote, size, options, false)).length;
+  else if (options.test === 'send_bw') handled = await receiveSends(endpoint, Math.max(...options.sizes));
+  const done = await control.expect<Done>('done');
+  const row = done.row!;
+  const spent = cost(handled > 0 ? handled : row.iterations);
+  control.send({ type: 'done', cost: spent } satisfies Done);
+  return { ...row, server: spent };
+}
