@@ -1,76 +1,159 @@
-import { execFileSync } from 'node:child_process';
-import { plainNetPingpong, plainNetStream, rawOnreadStream, tcpverbsPingpong, tcpverbsStream, type RunResult, type Workload } from './transports.js';
-
 /**
- * `npm run bench`: tcpverbs against plain `net` and the raw onread path in the same run, each
- * measured RUNS times; medians and ratios are the result (absolute numbers on a shared machine are
- * noise). iperf3 on loopback is added when it is installed.
+ * `npm run bench` (issue #10): every path in two processes on loopback — tcpverbs (the compiled
+ * `tcpverbs perf`, as users run it), plain `net`, the raw Node ceiling — alternating within each
+ * round, medians of ROUNDS, ratios against the baselines of the same run, CPU seconds per GB of
+ * both processes, the data path's counters per message; iperf3 for the kernel's single-stream
+ * ceiling. Writes bench/results.json and, from it, docs/performance.md and docs/performance.svg.
  */
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { BENCH_PLAN, type PathResult, type BenchResults, type PingpongResult, type StreamRow } from './results.js';
+import { writePerformanceDocs } from './report.js';
 
-async function measure(name: string, run: () => Promise<RunResult>): Promise<{ name: string; mbps: number; kmsgs: number; last: RunResult }> {
-  const results: RunResult[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    results.push(await run());
-    process.stderr.write('.');
+const ROOT = resolve(import.meta.dirname, '..');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? BENCH_PLAN.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_ROUNDS must be a positive integer, got ${process.env.BENCH_ROUNDS}`);
+
+type Line = Record<string, unknown>;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** A child process; resolves the JSON lines it printed on `stream` once it exits 0. */
+function child(command: string, args: string[], stream: 'stdout' | 'stderr', onLine: (text: string) => void = () => {}): Promise<Line[]> {
+  const proc = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: Line[] = [];
+  const other: string[] = [];
+  for (const name of ['stdout', 'stderr'] as const) {
+    createInterface({ input: proc[name] }).on('line', (text) => {
+      onLine(text);
+      if (name === stream && text.startsWith('{')) lines.push(JSON.parse(text) as Line);
+      else if (name === 'stderr' && !text.startsWith('listening')) other.push(text);
+    });
   }
-  const mbps = median(results.map((r) => (r.bytes * 8) / r.seconds / 1e6));
-  const kmsgs = median(results.map((r) => r.messages / r.seconds / 1e3));
-  return { name, mbps, kmsgs, last: results.at(-1)! };
+  return new Promise((ok, fail) => proc.once('exit', (code) => (code === 0 ? ok(lines) : fail(new Error(`${command} ${args.join(' ')} exited ${code}: ${other.join(' | ')}`)))));
 }
 
-function iperf3(): string {
+/** The server prints where it listens first; the client is started once it does. */
+async function pair(server: (onLine: (text: string) => void) => Promise<Line[]>, client: (port: number) => Promise<Line[]>): Promise<[Line[], Line[]]> {
+  let announce: (port: number) => void = () => {};
+  const port = new Promise<number>((r) => { announce = r; });
+  const serverDone = server((text) => {
+    const m = /^listening on port (\d+)$/.exec(text) ?? /^\{"port":(\d+)/.exec(text);
+    if (m !== null) announce(Number(m[1]));
+  });
+  const clientDone = client(await port);
+  return Promise.all([serverDone, clientDone]);
+}
+
+const TCPVERBS = [resolve(ROOT, 'bin/tcpverbs.mjs')];
+const BASELINE = ['--import', 'tsx', resolve(ROOT, 'bench/baseline-side.ts')];
+
+async function tcpverbsStream(size: number, messages: number, window: number): Promise<PathResult> {
+  const flags = ['-s', String(size), '-n', String(messages), '-t', String(window), '-Q', String(Math.max(1, window / 4)), '-r', String(window * 2), '--json'];
+  const [server, client] = await pair(
+    (onLine) => child(process.execPath, [...TCPVERBS, 'perf', 'send_bw', '-p', '0', ...flags], 'stderr', onLine),
+    (port) => child(process.execPath, [...TCPVERBS, 'perf', 'send_bw', '127.0.0.1', '-p', String(port), ...flags], 'stderr'),
+  );
+  const row = client[0] as { msgRatePerSecond: number; bwAverageBytesPerSecond: number; client: { cpuSeconds: number; counters: Record<string, number> }; server: { cpuSeconds: number; counters: Record<string, number> } };
+  if (row === undefined || server.length === 0) throw new Error('tcpverbs perf printed no result row');
+  const seconds = messages / row.msgRatePerSecond;
+  return {
+    seconds, cpuSeconds: row.client.cpuSeconds + row.server.cpuSeconds,
+    readsPerMessage: row.server.counters.readsPerMessage!, writesPerMessage: row.client.counters.writesPerMessage!,
+    rxCopiedBytesPerMessage: row.server.counters.rxCopiedBytesPerMessage!, txCopiedBytesPerMessage: row.client.counters.txCopiedBytesPerMessage!,
+    framesPerMessage: row.client.counters.framesSentPerMessage! + row.server.counters.framesSentPerMessage!,
+  };
+}
+
+async function baselineStream(path: 'net' | 'raw', size: number, messages: number, window: number): Promise<PathResult> {
+  const base = { path, size, messages, window };
+  const [sender, receiver] = await pair(
+    (onLine) => child(process.execPath, [...BASELINE, JSON.stringify({ ...base, role: 'send' })], 'stdout', onLine),
+    (port) => child(process.execPath, [...BASELINE, JSON.stringify({ ...base, role: 'recv', port })], 'stdout'),
+  );
+  const s = sender.at(-1) as { seconds: number; cpuSeconds: number; writes?: number };
+  const r = receiver.at(-1) as { cpuSeconds: number; reads: number };
+  return { seconds: s.seconds, cpuSeconds: s.cpuSeconds + r.cpuSeconds, readsPerMessage: r.reads / messages, writesPerMessage: s.writes === undefined ? null : s.writes / messages, rxCopiedBytesPerMessage: path === 'net' ? size : 0, txCopiedBytesPerMessage: 0, framesPerMessage: null };
+}
+
+async function tcpverbsPingpong(size: number, iterations: number): Promise<{ p50: number; p99: number }> {
+  const flags = ['-s', String(size), '-n', String(iterations), '--json'];
+  const [, client] = await pair(
+    (onLine) => child(process.execPath, [...TCPVERBS, 'perf', 'send_lat', '-p', '0', ...flags], 'stderr', onLine),
+    (port) => child(process.execPath, [...TCPVERBS, 'perf', 'send_lat', '127.0.0.1', '-p', String(port), ...flags], 'stderr'),
+  );
+  const { latencyUsec } = client[0] as { latencyUsec: { typical: number; p99: number } };
+  return { p50: latencyUsec.typical, p99: latencyUsec.p99 };
+}
+
+async function netPingpong(size: number, iterations: number): Promise<{ p50: number; p99: number }> {
+  const base = { path: 'net-pingpong', size, messages: iterations, window: 1 };
+  const [, client] = await pair(
+    (onLine) => child(process.execPath, [...BASELINE, JSON.stringify({ ...base, role: 'send' })], 'stdout', onLine),
+    (port) => child(process.execPath, [...BASELINE, JSON.stringify({ ...base, role: 'recv', port })], 'stdout'),
+  );
+  const samples = (client.at(-1) as { latencyUsec: number[] }).latencyUsec.sort((a, b) => a - b);
+  return { p50: samples[Math.floor(samples.length / 2)]!, p99: samples[Math.ceil(samples.length * 0.99) - 1]! };
+}
+
+/** iperf3, one stream, on loopback: the kernel's ceiling for one TCP connection here; null when not installed. */
+function iperf3(seconds: number): number | null {
   try {
     execFileSync('iperf3', ['--version'], { stdio: 'ignore' });
   } catch {
-    return 'iperf3: not installed (apt-get install iperf3 for the kernel\'s loopback limit)';
+    return null;
   }
-  const server = execFileSync('sh', ['-c', 'iperf3 -s -1 -p 5299 >/dev/null 2>&1 & sleep 0.5; iperf3 -c 127.0.0.1 -p 5299 -t 3 -J']).toString();
-  const bps = JSON.parse(server).end.sum_received.bits_per_second as number;
-  return `iperf3 loopback: ${(bps / 1e6).toFixed(0)} Mbit/s (the kernel's limit here)`;
+  const out = execFileSync('sh', ['-c', `iperf3 -s -1 -p 5299 >/dev/null 2>&1 & sleep 0.5; iperf3 -c 127.0.0.1 -p 5299 -t ${seconds} -J`]).toString();
+  return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9;
 }
 
-const fmt = (n: number | undefined, digits = 2) => (n === undefined ? '-' : n.toFixed(digits));
+function summarize(runs: PathResult[], size: number, messages: number): StreamRow['paths']['tcpverbs'] {
+  const pick = (f: (r: PathResult) => number | null) => { const xs = runs.map(f).filter((x): x is number => x !== null); return xs.length === 0 ? null : median(xs); };
+  const seconds = median(runs.map((r) => r.seconds));
+  return {
+    msgsPerSecond: messages / seconds, gbitPerSecond: (size * messages * 8) / seconds / 1e9, cpuSecondsPerGB: median(runs.map((r) => r.cpuSeconds)) / ((size * messages) / 1e9),
+    readsPerMessage: pick((r) => r.readsPerMessage)!, writesPerMessage: pick((r) => r.writesPerMessage), rxCopiedBytesPerMessage: pick((r) => r.rxCopiedBytesPerMessage)!,
+    txCopiedBytesPerMessage: pick((r) => r.txCopiedBytesPerMessage)!, framesPerMessage: pick((r) => r.framesPerMessage), rounds: runs.length,
+  };
+}
 
 async function main(): Promise<void> {
-  const workloads: Workload[] = [
-    { size: 64, messages: 20000, window: 64 },
-    { size: 4096, messages: 10000, window: 64 },
-    { size: 65536, messages: 2000, window: 16 },
-  ];
-  process.stderr.write(`tcpverbs bench: ${RUNS} runs each, medians\n`);
-  const lines: string[] = [];
-  for (const w of workloads) {
-    process.stderr.write(`\n${w.size} B x ${w.messages} (window ${w.window}) `);
-    const results = [
-      await measure('plain net (write + data copy)', () => plainNetStream(w)),
-      await measure('raw onread + cork', () => rawOnreadStream(w)),
-      await measure('tcpverbs RC SEND', () => tcpverbsStream(w)),
-    ];
-    const base = results[0]!;
-    lines.push('', `one-way ${w.size} B messages, window ${w.window}:`);
-    lines.push(`  ${'path'.padEnd(30)} ${'Mbit/s'.padStart(9)} ${'kmsg/s'.padStart(8)} ${'x net'.padStart(6)} ${'copies/msg'.padStart(11)} ${'writes/msg'.padStart(11)} ${'reads/msg'.padStart(10)}`);
-    for (const r of results) {
-      lines.push(`  ${r.name.padEnd(30)} ${fmt(r.mbps, 0).padStart(9)} ${fmt(r.kmsgs, 1).padStart(8)} ${fmt(r.mbps / base.mbps).padStart(6)} ${fmt(r.last.copiesPerMessage).padStart(11)} ${fmt(r.last.writesPerMessage, 3).padStart(11)} ${fmt(r.last.readsPerMessage, 2).padStart(10)}`);
+  const started = Date.now();
+  process.stderr.write('building dist/ (the bench runs the compiled tcpverbs, as users do)...\n');
+  execFileSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+  const streams: StreamRow[] = [];
+  for (const w of BENCH_PLAN.streams) {
+    const runs: Record<'tcpverbs' | 'net' | 'raw', PathResult[]> = { tcpverbs: [], net: [], raw: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      process.stderr.write(`\r${w.size} B, window ${w.window}: round ${round + 1}/${ROUNDS}  `);
+      runs.tcpverbs.push(await tcpverbsStream(w.size, w.messages, w.window));
+      runs.net.push(await baselineStream('net', w.size, w.messages, w.window));
+      runs.raw.push(await baselineStream('raw', w.size, w.messages, w.window));
     }
+    const paths = { tcpverbs: summarize(runs.tcpverbs, w.size, w.messages), net: summarize(runs.net, w.size, w.messages), raw: summarize(runs.raw, w.size, w.messages) };
+    streams.push({ ...w, paths, ratios: { vsNet: paths.tcpverbs.msgsPerSecond / paths.net.msgsPerSecond, vsRaw: paths.tcpverbs.msgsPerSecond / paths.raw.msgsPerSecond } });
+    process.stderr.write(`\r${w.size} B, window ${w.window}: tcpverbs ${(paths.tcpverbs.msgsPerSecond / 1e3).toFixed(0)} k msg/s (${paths.tcpverbs.gbitPerSecond.toFixed(2)} Gbit/s), net ${(paths.net.msgsPerSecond / 1e3).toFixed(0)} k, raw ${(paths.raw.msgsPerSecond / 1e3).toFixed(0)} k: ×net ${streams.at(-1)!.ratios.vsNet.toFixed(2)}, ×raw ${streams.at(-1)!.ratios.vsRaw.toFixed(2)}\n`);
   }
-  process.stderr.write('\nping-pong ');
-  for (const size of [64, 4096]) {
-    const net = [];
-    const verbs = [];
-    for (let i = 0; i < RUNS; i++) {
-      net.push(await plainNetPingpong(2000, size));
-      verbs.push(await tcpverbsPingpong(2000, size));
-      process.stderr.write('.');
-    }
-    lines.push('', `ping-pong ${size} B (usec per round trip, median): plain net ${fmt(median(net), 1)}, tcpverbs ${fmt(median(verbs), 1)} (x ${fmt(median(verbs) / median(net))})`);
+  const pp = BENCH_PLAN.pingpong;
+  const tv: { p50: number; p99: number }[] = [];
+  const nt: { p50: number; p99: number }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    process.stderr.write(`\r${pp.size} B ping-pong: round ${round + 1}/${ROUNDS}  `);
+    tv.push(await tcpverbsPingpong(pp.size, pp.iterations));
+    nt.push(await netPingpong(pp.size, pp.iterations));
   }
-  lines.push('', iperf3());
-  process.stdout.write(`${lines.join('\n')}\n`);
+  const pingpong: PingpongResult = {
+    ...pp, tcpverbs: { p50Usec: median(tv.map((x) => x.p50)), p99Usec: median(tv.map((x) => x.p99)) }, net: { p50Usec: median(nt.map((x) => x.p50)), p99Usec: median(nt.map((x) => x.p99)) },
+  };
+  process.stderr.write(`\r${pp.size} B ping-pong: tcpverbs p50 ${pingpong.tcpverbs.p50Usec.toFixed(1)} µs p99 ${pingpong.tcpverbs.p99Usec.toFixed(1)} µs; net p50 ${pingpong.net.p50Usec.toFixed(1)} µs p99 ${pingpong.net.p99Usec.toFixed(1)} µs\n`);
+  const iperf = Array.from({ length: Math.min(ROUNDS, 3) }, () => iperf3(2));
+  const iperf3Gbit = iperf.includes(null) ? null : median(iperf as number[]);
+  process.stderr.write(iperf3Gbit === null ? 'iperf3: not installed (apt-get install iperf3): no kernel ceiling measured\n' : `iperf3 single stream: ${iperf3Gbit.toFixed(2)} Gbit/s\n`);
+  const results: BenchResults = { node: process.version, cpus: (await import('node:os')).cpus().length, date: new Date().toISOString().slice(0, 10), rounds: ROUNDS, seconds: Math.round((Date.now() - started) / 1000), iperf3Gbit, streams, pingpong };
+  writeFileSync(resolve(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writePerformanceDocs(ROOT, results);
+  process.stderr.write(`wrote bench/results.json, docs/performance.md, docs/performance.svg (${results.seconds} s)\n`);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
-  process.exitCode = 1;
-});
+await main();

@@ -1,0 +1,125 @@
+/**
+ * One side of a baseline of the two-process benchmark (bench/run.ts): `node --import tsx
+ * baseline-side.ts '<json>'` with { role: 'send' | 'recv', path: 'net' | 'raw' | 'net-pingpong',
+ * size, messages, window, port? }. The sender (or ping-pong server) listens and prints {"port"};
+ * the other side connects. Each side ends by printing one JSON line of what it measured.
+ * tcpverbs itself is measured with `tcpverbs perf` (src/perf), the tool users run.
+ */
+import net from 'node:net';
+
+interface Args { role: 'send' | 'recv'; path: 'net' | 'raw' | 'net-pingpong'; size: number; messages: number; window: number; port?: number }
+const args = JSON.parse(process.argv[2]!) as Args;
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+const DONE = Buffer.from('D');
+
+/** CPU time is counted from when the transfer starts (not the process's start-up). */
+let cpuAtStart = process.cpuUsage();
+const startCpu = () => { cpuAtStart = process.cpuUsage(); };
+
+function finish(result: object): void {
+  const cpu = process.cpuUsage(cpuAtStart);
+  say({ ...result, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+  process.exit(0);
+}
+
+function listen(onSocket: (socket: net.Socket) => void, extra: object = {}): void {
+  const server = net.createServer({ noDelay: true } as net.ServerOpts, (socket) => { server.close(); onSocket(socket); });
+  server.listen(0, '127.0.0.1', () => say({ port: (server.address() as net.AddressInfo).port, ...extra }));
+}
+
+/** Plain net as a user writes it: a write per message with backpressure; the receiver's 'data' copies. */
+function netSend(): void {
+  listen(async (socket) => {
+    const payload = Buffer.alloc(args.size, 7);
+    const acked = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    startCpu();
+    const start = now();
+    let writes = 0;
+    for (let sent = 0; sent < args.messages; sent++) {
+      writes++;
+      if (!socket.write(payload)) await new Promise((resolve) => socket.once('drain', resolve));
+    }
+    await acked;
+    finish({ seconds: now() - start, writes });
+  });
+}
+
+function netRecv(): void {
+  const app = new Uint8Array(args.size * args.window);
+  const total = args.size * args.messages;
+  let got = 0;
+  let reads = 0;
+  const socket = net.connect(args.port!, '127.0.0.1', startCpu);
+  socket.on('data', (chunk: Buffer) => {
+    reads++;
+    for (let offset = 0; offset < chunk.length;) {
+      const at = got % app.length;
+      const take = Math.min(app.length - at, chunk.length - offset);
+      app.set(chunk.subarray(offset, offset + take), at);
+      offset += take;
+      got += take;
+    }
+    if (got >= total) socket.write(DONE, () => finish({ reads }));
+  });
+}
+
+/** The raw Node ceiling: corked writes of a window at a time; onread into one preallocated buffer. */
+function rawSend(): void {
+  listen(async (socket) => {
+    const payload = Buffer.alloc(args.size, 7);
+    const acked = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    startCpu();
+    const start = now();
+    for (let sent = 0; sent < args.messages;) {
+      socket.cork();
+      const batch = Math.min(args.window, args.messages - sent);
+      let ok = true;
+      for (let i = 0; i < batch; i++) ok = socket.write(payload);
+      socket.uncork();
+      sent += batch;
+      if (!ok) await new Promise((resolve) => socket.once('drain', resolve));
+    }
+    await acked;
+    finish({ seconds: now() - start });
+  });
+}
+
+function rawRecv(): void {
+  const total = args.size * args.messages;
+  let got = 0;
+  let reads = 0;
+  const socket = net.connect({ port: args.port!, host: '127.0.0.1', onread: { buffer: Buffer.alloc(Math.max(65536, args.size * args.window)), callback: (n: number) => {
+    reads++;
+    got += n;
+    if (got >= total) socket.write(DONE, () => finish({ reads }));
+    return true;
+  } } }, startCpu);
+}
+
+/** Plain net ping-pong: each side writes `size` bytes when it has read the other's; per-iteration round trips. */
+function netPingpong(): void {
+  const payload = Buffer.alloc(args.size, 7);
+  const samples: number[] = [];
+  const run = (socket: net.Socket, client: boolean) => {
+    let got = 0;
+    let started = 0;
+    let iteration = 0;
+    const ping = () => { started = now(); socket.write(payload); };
+    socket.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got < args.size) return;
+      got -= args.size;
+      if (!client) { const last = ++iteration === args.messages; socket.write(payload, last ? () => finish({}) : undefined); return; }
+      samples.push(((now() - started) * 1e6) / 2);
+      if (++iteration === args.messages) return finish({ latencyUsec: samples });
+      ping();
+    });
+    if (client) { startCpu(); ping(); } else startCpu();
+  };
+  if (args.role === 'send') listen((socket) => run(socket, false));
+  else { const socket = net.connect(args.port!, '127.0.0.1', () => { socket.setNoDelay(true); run(socket, true); }); }
+}
+
+const table = { net: [netSend, netRecv], raw: [rawSend, rawRecv], 'net-pingpong': [netPingpong, netPingpong] } as const;
+table[args.path][args.role === 'send' ? 0 : 1]();

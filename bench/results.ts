@@ -1,0 +1,79 @@
+/**
+ * What `npm run bench` measures and the shape of bench/results.json (documented field by field in
+ * docs/performance.md, which is generated from it).
+ */
+
+/** The workloads of issue #10: one-way SENDs with a window of WRs in flight, and a ping-pong. */
+export const BENCH_PLAN = {
+  rounds: 5,
+  streams: [
+    { size: 64, messages: 200_000, window: 64 },
+    { size: 4096, messages: 50_000, window: 64 },
+    { size: 65536, messages: 6_000, window: 16 },
+  ],
+  pingpong: { size: 64, iterations: 5_000 },
+} as const;
+
+/** The targets of issue #10, as ratios: what the report checks each run against. */
+export const TARGETS = {
+  64: { vsNet: 4, vsRaw: 0.3 },
+  4096: { vsNet: 1.5, vsRaw: 0.7 },
+  65536: { vsIperf3: 0.9, vsRaw: 0.9 },
+  pingpong: { p50VsNet: 1.1, p99VsNet: 2 },
+} as const;
+
+/** One run of one path. */
+export interface PathResult {
+  seconds: number;
+  /** CPU seconds of both processes, from the start of the transfer. */
+  cpuSeconds: number;
+  readsPerMessage: number;
+  /** null: the path does not count them (plain net's write() calls are not syscalls). */
+  writesPerMessage: number | null;
+  rxCopiedBytesPerMessage: number;
+  txCopiedBytesPerMessage: number;
+  /** Frames both directions carried per message (tcpverbs only: SEND frames plus ACKs). */
+  framesPerMessage: number | null;
+}
+
+export interface PathSummary {
+  /** Medians over the rounds. */
+  msgsPerSecond: number;
+  gbitPerSecond: number;
+  cpuSecondsPerGB: number;
+  readsPerMessage: number;
+  writesPerMessage: number | null;
+  rxCopiedBytesPerMessage: number;
+  txCopiedBytesPerMessage: number;
+  framesPerMessage: number | null;
+  rounds: number;
+}
+
+export interface StreamRow {
+  size: number;
+  messages: number;
+  window: number;
+  paths: { tcpverbs: PathSummary; net: PathSummary; raw: PathSummary };
+  /** tcpverbs' message rate over each baseline's, medians of the same run. */
+  ratios: { vsNet: number; vsRaw: number };
+}
+
+export interface PingpongResult {
+  size: number;
+  iterations: number;
+  /** Half round trips, in microseconds: medians over the rounds of each round's p50 and p99. */
+  tcpverbs: { p50Usec: number; p99Usec: number };
+  net: { p50Usec: number; p99Usec: number };
+}
+
+export interface BenchResults {
+  node: string;
+  cpus: number;
+  date: string;
+  rounds: number;
+  seconds: number;
+  /** iperf3 single stream on loopback, Gbit/s; null when iperf3 is not installed. */
+  iperf3Gbit: number | null;
+  streams: StreamRow[];
+  pingpong: PingpongResult;
+}
