@@ -96,7 +96,8 @@ export const NIC_LIMITS = {
    * Requests a responder accepts before its cumulative ACK leaves, even in the middle of parsing
    * one read: the requester reuses its send window while the rest is still being placed (16: a
    * quarter of a 64-deep window, perftest's CQ moderation). Otherwise the ACK leaves at the end of
-   * the read that completed the requests.
+   * the I/O phase, in the same writev as whatever the application answered within it (a
+   * ping-pong's reply carries its ACK), and ahead of any other frame the responder sends.
    */
   ackCoalesceRequests: 16,
   /**

@@ -149,10 +149,7 @@ export class RcPath implements DataPath, FrameHandler {
           return rx.nextReadTarget();
         }
       },
-      onBytes: (count) => this.guard(() => {
-        rx.onBytes(count);
-        this.tx?.flushIfPending();
-      }),
+      onBytes: (count) => this.guard(() => rx.onBytes(count)),
       // A transport detached by RESET may report its close after a new one was attached.
       onClose: (reason) => {
         if (this.rx === rx) this.guard(() => rx.onClose(reason));

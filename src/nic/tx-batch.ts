@@ -82,10 +82,6 @@ export class TxBatch {
     else this.flushSoon();
   }
 
-  /** The end of one read's parse: what it produced (ACKs, responses) leaves now, not a turn later. */
-  flushIfPending(): void {
-    if (this.pendingAckPsn !== null || this.chunks.length > 0 || this.staging.holdsRun) this.flush();
-  }
 
   /** Flushes after the current I/O phase, so that ACKs for frames read together share a write. */
   flushSoon(): void {

@@ -40,11 +40,6 @@ export class TxStaging {
     return this.current.bytes.subarray(at, at + bytes);
   }
 
-  /** Bytes reserved since the last chunk was taken. */
-  get holdsRun(): boolean {
-    return this.used > this.runStart;
-  }
-
   /** Gives back the last reservation (what it was for was refused before anything was written). */
   unreserve(bytes: number): void {
     if (this.used - bytes < this.runStart) throw new Error('TxStaging invariant: unreserve past the current run');
