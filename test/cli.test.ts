@@ -16,7 +16,7 @@ function tcpverbs(...args: string[]) {
  * ~3 minutes of CPU), which test/spec/ci-config.test.ts and ci-write-config.test.ts run: every
  * tla-checker config runs once per `npm test`.
  */
-const FAST_STAGES = ['coverage', 'qp-guard', 'qp-machine', 'diagrams', 'pingpong', 'conform'];
+const FAST_STAGES = ['coverage', 'qp-guard', 'qp-machine', 'diagrams', 'pingpong', 'perf', 'conform'];
 
 describe('tcpverbs CLI', () => {
   it('--help lists the commands', () => {
@@ -27,7 +27,7 @@ describe('tcpverbs CLI', () => {
 
   it('verify knows every stage; run on the fast ones it prints the summary table, JSON per stage, and exits 0', () => {
     const stages = verifyStages(ROOT).map((s) => s.name);
-    expect(stages).toEqual(['coverage', 'qp-guard', 'qp-machine', 'diagrams', 'spec', 'pingpong', 'conform']);
+    expect(stages).toEqual(['coverage', 'qp-guard', 'qp-machine', 'diagrams', 'spec', 'pingpong', 'perf', 'conform']);
     const { code, stderr, stdout } = tcpverbs('verify', '--only', FAST_STAGES.join(','), '--json');
     expect(code, stderr).toBe(0);
     expect(stderr).toMatch(/stage\s+result\s+time\s+detail/);

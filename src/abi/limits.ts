@@ -85,7 +85,7 @@ export const NIC_LIMITS = {
    * staging block, so a doorbell of small WRs is a few iovecs instead of two per WR (each iovec
    * costs Node a stream write). At and above it the payload goes out zero-copy from its MR.
    */
-  txCopybreakBytes: 2048,
+  txCopybreakBytes: 8192,
   /**
    * Size of one transmit staging block (headers and small payloads). A block is reused once every
    * batch that points into it has been written; a QP whose writes stall takes another one, up to
@@ -99,7 +99,7 @@ export const NIC_LIMITS = {
    * the I/O phase, in the same writev as whatever the application answered within it (a
    * ping-pong's reply carries its ACK), and ahead of any other frame the responder sends.
    */
-  ackCoalesceRequests: 16,
+  ackCoalesceRequests: 32,
   /**
    * How long a failed QP keeps its socket to get its NAK and TERMINATE to the peer and read
    * until the peer's FIN (half-close). A peer that neither reads nor closes cannot hold the

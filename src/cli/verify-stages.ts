@@ -5,6 +5,7 @@ import { generateDocs, staleFiles } from '../diagrams/generate.js';
 import type { Stage } from './stages.js';
 import { conform } from '../conformance/kit/conform.js';
 import { runPingpong } from './pingpong.js';
+import { perfSmokeStage } from './perf-smoke.js';
 import { Monitor } from '../monitor/monitor.js';
 import { checkSpec, describeReport, type CheckSpecOptions } from '../spec/check-spec.js';
 
@@ -147,5 +148,5 @@ const conformStage: Stage = {
 };
 
 export function verifyStages(root: string): Stage[] {
-  return [coverageStage, guardStage, machineGuardStage, diagramsStage(root), specStage(), pingpongStage, conformStage];
+  return [coverageStage, guardStage, machineGuardStage, diagramsStage(root), specStage(), pingpongStage, perfSmokeStage, conformStage];
 }

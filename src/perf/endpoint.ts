@@ -5,6 +5,9 @@ import type { CompletionChannel, CompletionQueue, Context, Counters, MemoryRegio
 import type { PerfOptions } from './options.js';
 import { verbOf } from './options.js';
 
+/** How long busy polling spins on an empty CQ before it sleeps on the CQ's event. */
+const SPIN_MS = 1;
+
 /** What each side tells the other before the first test (perftest's LID:QPN:PSN:RKEY:VADDR). */
 export interface PeerAddress {
   readonly qpNum: number;
@@ -19,7 +22,7 @@ export class PerfEndpoint {
   readonly mr: MemoryRegion;
   readonly cq: CompletionQueue;
   readonly qp: QueuePair;
-  readonly channel: CompletionChannel | null;
+  readonly channel: CompletionChannel;
   readonly psn = randomInt(0, 0x1000000);
   /** Why the QP failed, from its async event: what an error completion is reported with. */
   private failure: string | null = null;
@@ -29,7 +32,7 @@ export class PerfEndpoint {
     const pd = this.ctx.allocPd();
     const bytes = Math.max(8, ...options.sizes);
     this.mr = pd.regMr(new Uint8Array(bytes), Access.LOCAL_WRITE | Access.REMOTE_WRITE | Access.REMOTE_READ | Access.REMOTE_ATOMIC);
-    this.channel = options.useEvents ? this.ctx.createCompChannel() : null;
+    this.channel = this.ctx.createCompChannel();
     const depth = Math.max(options.txDepth, options.rxDepth);
     this.cq = this.ctx.createCq(options.txDepth + options.rxDepth + 1, { channel: this.channel });
     this.qp = pd.createQp({ qpType: 'RC', sendCq: this.cq, recvCq: this.cq, cap: { maxSendWr: depth, maxRecvWr: options.rxDepth, maxSendSge: 1, maxRecvSge: 1 } });
@@ -71,15 +74,18 @@ export class PerfEndpoint {
   }
 
   /**
-   * Completions, waiting for at least one: busy polling (perftest's default) yields to the event
-   * loop between empty polls so the stack's own I/O runs; with -e the process sleeps until the
-   * armed CQ's event arrives.
+   * Completions, waiting for at least one. Busy polling (perftest's default) yields to the event
+   * loop between empty polls so the stack's own I/O runs, for up to SPIN_MS; then, as Linux's
+   * busy_poll does, it sleeps on the CQ's event: two spinning processes on two cores would
+   * otherwise be preempted by everything else and stall for a scheduler slice. With -e the
+   * process sleeps at once.
    */
   async completions(max: number): Promise<WorkCompletion[]> {
+    const spinUntil = this.options.useEvents ? 0 : performance.now() + SPIN_MS;
     for (;;) {
       const wcs = this.cq.poll(max);
       if (wcs.length > 0) return this.failOnError(wcs);
-      if (this.channel === null) {
+      if (performance.now() < spinUntil) {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
