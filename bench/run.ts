@@ -18,6 +18,9 @@ if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_ROUNDS must 
 
 type Line = Record<string, unknown>;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** Round-by-round progress on a terminal; in a log only the line each workload ends with. */
+const progress = (text: string) => { if (process.stderr.isTTY) process.stderr.write(`\r${text}  `); };
+const done = (text: string) => process.stderr.write(`${process.stderr.isTTY ? '\r' : ''}${text}\n`);
 
 /** A child process; resolves the JSON lines it printed on `stream` once it exits 0. */
 function child(command: string, args: string[], stream: 'stdout' | 'stderr', onLine: (text: string) => void = () => {}): Promise<Line[]> {
@@ -126,27 +129,27 @@ async function main(): Promise<void> {
   for (const w of BENCH_PLAN.streams) {
     const runs: Record<'tcpverbs' | 'net' | 'raw', PathResult[]> = { tcpverbs: [], net: [], raw: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      process.stderr.write(`\r${w.size} B, window ${w.window}: round ${round + 1}/${ROUNDS}  `);
+      progress(`${w.size} B, window ${w.window}: round ${round + 1}/${ROUNDS}`);
       runs.tcpverbs.push(await tcpverbsStream(w.size, w.messages, w.window));
       runs.net.push(await baselineStream('net', w.size, w.messages, w.window));
       runs.raw.push(await baselineStream('raw', w.size, w.messages, w.window));
     }
     const paths = { tcpverbs: summarize(runs.tcpverbs, w.size, w.messages), net: summarize(runs.net, w.size, w.messages), raw: summarize(runs.raw, w.size, w.messages) };
     streams.push({ ...w, paths, ratios: { vsNet: paths.tcpverbs.msgsPerSecond / paths.net.msgsPerSecond, vsRaw: paths.tcpverbs.msgsPerSecond / paths.raw.msgsPerSecond } });
-    process.stderr.write(`\r${w.size} B, window ${w.window}: tcpverbs ${(paths.tcpverbs.msgsPerSecond / 1e3).toFixed(0)} k msg/s (${paths.tcpverbs.gbitPerSecond.toFixed(2)} Gbit/s), net ${(paths.net.msgsPerSecond / 1e3).toFixed(0)} k, raw ${(paths.raw.msgsPerSecond / 1e3).toFixed(0)} k: ×net ${streams.at(-1)!.ratios.vsNet.toFixed(2)}, ×raw ${streams.at(-1)!.ratios.vsRaw.toFixed(2)}\n`);
+    done(`${w.size} B, window ${w.window}: tcpverbs ${(paths.tcpverbs.msgsPerSecond / 1e3).toFixed(0)} k msg/s (${paths.tcpverbs.gbitPerSecond.toFixed(2)} Gbit/s), net ${(paths.net.msgsPerSecond / 1e3).toFixed(0)} k, raw ${(paths.raw.msgsPerSecond / 1e3).toFixed(0)} k: ×net ${streams.at(-1)!.ratios.vsNet.toFixed(2)}, ×raw ${streams.at(-1)!.ratios.vsRaw.toFixed(2)}`);
   }
   const pp = BENCH_PLAN.pingpong;
   const tv: { p50: number; p99: number }[] = [];
   const nt: { p50: number; p99: number }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    process.stderr.write(`\r${pp.size} B ping-pong: round ${round + 1}/${ROUNDS}  `);
+    progress(`${pp.size} B ping-pong: round ${round + 1}/${ROUNDS}`);
     tv.push(await tcpverbsPingpong(pp.size, pp.iterations));
     nt.push(await netPingpong(pp.size, pp.iterations));
   }
   const pingpong: PingpongResult = {
     ...pp, tcpverbs: { p50Usec: median(tv.map((x) => x.p50)), p99Usec: median(tv.map((x) => x.p99)) }, net: { p50Usec: median(nt.map((x) => x.p50)), p99Usec: median(nt.map((x) => x.p99)) },
   };
-  process.stderr.write(`\r${pp.size} B ping-pong: tcpverbs p50 ${pingpong.tcpverbs.p50Usec.toFixed(1)} µs p99 ${pingpong.tcpverbs.p99Usec.toFixed(1)} µs; net p50 ${pingpong.net.p50Usec.toFixed(1)} µs p99 ${pingpong.net.p99Usec.toFixed(1)} µs\n`);
+  done(`${pp.size} B ping-pong: tcpverbs p50 ${pingpong.tcpverbs.p50Usec.toFixed(1)} µs p99 ${pingpong.tcpverbs.p99Usec.toFixed(1)} µs; net p50 ${pingpong.net.p50Usec.toFixed(1)} µs p99 ${pingpong.net.p99Usec.toFixed(1)} µs`);
   const iperf = Array.from({ length: Math.min(ROUNDS, 3) }, () => iperf3(2));
   const iperf3Gbit = iperf.includes(null) ? null : median(iperf as number[]);
   process.stderr.write(iperf3Gbit === null ? 'iperf3: not installed (apt-get install iperf3): no kernel ceiling measured\n' : `iperf3 single stream: ${iperf3Gbit.toFixed(2)} Gbit/s\n`);
