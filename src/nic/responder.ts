@@ -37,7 +37,7 @@ export class Responder {
       if (this.dropping && distance > 0) return { kind: 'discard' };
       if (distance < 0) {
         // A duplicate: acknowledge again what was already done (IB's duplicate handling).
-        this.path.tx?.ack(psnAdd(this.expectedPsn, 0xffffff));
+        this.path.tx?.ack(psnAdd(this.expectedPsn, 0xffffff), 0);
         return { kind: 'discard' };
       }
       this.nak('PSN_SEQUENCE_ERROR', this.expectedPsn);
@@ -91,7 +91,7 @@ export class Responder {
       regions: resolved.regions,
       done: () => {
         qp.completer.completeRecv('SUCCESS', request.payloadLength, 'RECV', immData, solicited);
-        this.accepted(request.psn);
+        this.accepted(request.psn, request.payloadLength);
       },
     };
   }
@@ -118,7 +118,7 @@ export class Responder {
       regions: [target.region],
       done: () => {
         if (withImm) qp.completer.completeRecv('SUCCESS', request.payloadLength, 'RECV_RDMA_WITH_IMM', request.immData ?? 0, solicited);
-        this.accepted(request.psn);
+        this.accepted(request.psn, request.payloadLength);
       },
     };
   }
@@ -189,9 +189,9 @@ export class Responder {
     return { kind: 'discard' };
   }
 
-  private accepted(psn: number): void {
+  private accepted(psn: number, payloadBytes: number): void {
     this.expectedPsn = psnAdd(psn, 1);
-    this.path.tx?.ack(psn);
+    this.path.tx?.ack(psn, payloadBytes);
   }
 
   private nak(code: NakCodeName, psn: number): void {

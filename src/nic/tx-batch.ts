@@ -3,7 +3,7 @@ import type { Scheduler, Transport } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { TxStaging } from './tx-staging.js';
 
-const { maxBatchChunks: MAX_BATCH_CHUNKS, maxUnwrittenBatches: MAX_UNWRITTEN_BATCHES, txCopybreakBytes: TX_COPYBREAK, ackCoalesceRequests: ACK_COALESCE } = NIC_LIMITS;
+const { maxBatchChunks: MAX_BATCH_CHUNKS, maxUnwrittenBatches: MAX_UNWRITTEN_BATCHES, txCopybreakBytes: TX_COPYBREAK, ackCoalesceRequests: ACK_COALESCE, ackCoalesceBytes: ACK_COALESCE_BYTES } = NIC_LIMITS;
 
 export interface TxCounters {
   framesSent: number;
@@ -24,8 +24,9 @@ export class TxBatch {
   private readonly staging = new TxStaging();
   private readonly takeChunk = (chunk: Uint8Array): void => { this.chunks.push(chunk); };
   private pendingAckPsn: number | null = null;
-  /** Requests the pending ACK covers that no ACK has been sent for yet. */
+  /** Requests, and their payload bytes, that the pending ACK covers and no ACK was sent for yet. */
   private unackedRequests = 0;
+  private unackedBytes = 0;
   private flushScheduled = false;
   private unwritten = 0;
 
@@ -42,6 +43,7 @@ export class TxBatch {
       const psn = this.pendingAckPsn;
       this.pendingAckPsn = null;
       this.unackedRequests = 0;
+      this.unackedBytes = 0;
       this.frame({ opcode: 'ACK', flags: 0, psn, payloadLength: 0 });
     }
     let length = 0;
@@ -76,9 +78,10 @@ export class TxBatch {
   }
 
   /** Coalesces acknowledgements: only the newest cumulative ACK of a turn goes out. */
-  ack(psn: number): void {
+  ack(psn: number, payloadBytes: number): void {
     this.pendingAckPsn = psn;
-    if (++this.unackedRequests >= ACK_COALESCE) this.flush();
+    this.unackedBytes += payloadBytes;
+    if (++this.unackedRequests >= ACK_COALESCE || this.unackedBytes >= ACK_COALESCE_BYTES) this.flush();
     else this.flushSoon();
   }
 
@@ -98,6 +101,7 @@ export class TxBatch {
       const psn = this.pendingAckPsn;
       this.pendingAckPsn = null;
       this.unackedRequests = 0;
+      this.unackedBytes = 0;
       this.frame({ opcode: 'ACK', flags: 0, psn, payloadLength: 0 });
     }
     this.staging.takeRun(this.takeChunk);
