@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 
-interface Args { role: 'send' | 'recv'; path: 'net' | 'raw' | 'net-pingpong'; size: number; messages: number; window: number; port?: number }
+interface Args { role: 'send' | 'recv'; path: 'net' | 'raw' | 'net-pingpong'; size: number; messages: number; window: number; warmup?: number; port?: number }
 const args = JSON.parse(process.argv[2]!) as Args;
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -97,9 +97,14 @@ function rawRecv(): void {
   } } }, startCpu);
 }
 
-/** Plain net ping-pong: each side writes `size` bytes when it has read the other's; per-iteration round trips. */
+/**
+ * Plain net ping-pong: each side writes `size` bytes when it has read the other's; per-iteration
+ * half round trips after `warmup` unrecorded ones (the same warm-up tcpverbs perf gets).
+ */
 function netPingpong(): void {
   const payload = Buffer.alloc(args.size, 7);
+  const warmup = args.warmup ?? 0;
+  const total = warmup + args.messages;
   const samples: number[] = [];
   const run = (socket: net.Socket, client: boolean) => {
     let got = 0;
@@ -110,9 +115,9 @@ function netPingpong(): void {
       got += chunk.length;
       if (got < args.size) return;
       got -= args.size;
-      if (!client) { const last = ++iteration === args.messages; socket.write(payload, last ? () => finish({}) : undefined); return; }
-      samples.push(((now() - started) * 1e6) / 2);
-      if (++iteration === args.messages) return finish({ latencyUsec: samples });
+      if (!client) { const last = ++iteration === total; socket.write(payload, last ? () => finish({}) : undefined); return; }
+      if (iteration >= warmup) samples.push(((now() - started) * 1e6) / 2);
+      if (++iteration === total) return finish({ latencyUsec: samples });
       ping();
     });
     if (client) { startCpu(); ping(); } else startCpu();

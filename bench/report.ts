@@ -111,7 +111,7 @@ export function renderMarkdown(r: BenchResults): string {
     '',
     ...streamTable(r),
     '',
-    `64 B ping-pong (${pp.iterations} iterations, half round trips): tcpverbs \`perf send_lat\` p50 ${f(pp.tcpverbs.p50Usec, 1)} µs, p99 ${f(pp.tcpverbs.p99Usec, 1)} µs; plain net p50 ${f(pp.net.p50Usec, 1)} µs, p99 ${f(pp.net.p99Usec, 1)} µs.`,
+    `64 B ping-pong (${pp.iterations} iterations after ${pp.warmup} unrecorded warm-up ones on both paths, half round trips): tcpverbs \`perf send_lat\` p50 ${f(pp.tcpverbs.p50Usec, 1)} µs, p99 ${f(pp.tcpverbs.p99Usec, 1)} µs; plain net p50 ${f(pp.net.p50Usec, 1)} µs, p99 ${f(pp.net.p99Usec, 1)} µs.`,
     '',
     '## What the columns are',
     '',

@@ -12,7 +12,7 @@ export const BENCH_PLAN = {
     { size: 4096, messages: 150_000, window: 64 },
     { size: 65536, messages: 20_000, window: 16 },
   ],
-  pingpong: { size: 64, iterations: 5_000 },
+  pingpong: { size: 64, iterations: 10_000, warmup: 5_000 },
 } as const;
 
 /** The targets of issue #10, as ratios: what the report checks each run against. */
@@ -62,6 +62,8 @@ export interface StreamRow {
 export interface PingpongResult {
   size: number;
   iterations: number;
+  /** Unrecorded iterations before the measured ones, on both paths. */
+  warmup: number;
   /** Half round trips, in microseconds: medians over the rounds of each round's p50 and p99. */
   tcpverbs: { p50Usec: number; p99Usec: number };
   net: { p50Usec: number; p99Usec: number };

@@ -80,8 +80,8 @@ async function baselineStream(path: 'net' | 'raw', size: number, messages: numbe
   return { seconds: s.seconds, cpuSeconds: s.cpuSeconds + r.cpuSeconds, readsPerMessage: r.reads / messages, writesPerMessage: s.writes === undefined ? null : s.writes / messages, rxCopiedBytesPerMessage: path === 'net' ? size : 0, txCopiedBytesPerMessage: 0, framesPerMessage: null };
 }
 
-async function tcpverbsPingpong(size: number, iterations: number): Promise<{ p50: number; p99: number }> {
-  const flags = ['-s', String(size), '-n', String(iterations), '--json'];
+async function tcpverbsPingpong(size: number, iterations: number, warmup: number): Promise<{ p50: number; p99: number }> {
+  const flags = ['-s', String(size), '-n', String(iterations), '--warmup', String(warmup), '--json'];
   const [, client] = await pair(
     (onLine) => child(process.execPath, [...TCPVERBS, 'perf', 'send_lat', '-p', '0', ...flags], 'stderr', onLine),
     (port) => child(process.execPath, [...TCPVERBS, 'perf', 'send_lat', '127.0.0.1', '-p', String(port), ...flags], 'stderr'),
@@ -90,8 +90,8 @@ async function tcpverbsPingpong(size: number, iterations: number): Promise<{ p50
   return { p50: latencyUsec.typical, p99: latencyUsec.p99 };
 }
 
-async function netPingpong(size: number, iterations: number): Promise<{ p50: number; p99: number }> {
-  const base = { path: 'net-pingpong', size, messages: iterations, window: 1 };
+async function netPingpong(size: number, iterations: number, warmup: number): Promise<{ p50: number; p99: number }> {
+  const base = { path: 'net-pingpong', size, messages: iterations, window: 1, warmup };
   const [, client] = await pair(
     (onLine) => child(process.execPath, [...BASELINE, JSON.stringify({ ...base, role: 'send' })], 'stdout', onLine),
     (port) => child(process.execPath, [...BASELINE, JSON.stringify({ ...base, role: 'recv', port })], 'stdout'),
@@ -143,8 +143,8 @@ async function main(): Promise<void> {
   const nt: { p50: number; p99: number }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     progress(`${pp.size} B ping-pong: round ${round + 1}/${ROUNDS}`);
-    tv.push(await tcpverbsPingpong(pp.size, pp.iterations));
-    nt.push(await netPingpong(pp.size, pp.iterations));
+    tv.push(await tcpverbsPingpong(pp.size, pp.iterations, pp.warmup));
+    nt.push(await netPingpong(pp.size, pp.iterations, pp.warmup));
   }
   const pingpong: PingpongResult = {
     ...pp, tcpverbs: { p50Usec: median(tv.map((x) => x.p50)), p99Usec: median(tv.map((x) => x.p99)) }, net: { p50Usec: median(nt.map((x) => x.p50)), p99Usec: median(nt.map((x) => x.p99)) },

@@ -118,9 +118,10 @@ export function buildProgram(): Command {
     .option('-r, --rx-depth <dep>', 'receives posted ahead (send tests)', positiveInt('rx-depth', 1, 4096), 512)
     .option('-Q, --cq-mod <n>', 'signal one WR in every n (default 100 for bw, 1 for lat)', positiveInt('cq-mod', 1, 4096))
     .option('-e, --events', 'sleep on CQ events (default busy polling)')
+    .option('--warmup <iters>', 'latency tests: unrecorded iterations first, while V8 compiles the hot path (default 5000)', positiveInt('warmup', 0, 1e9))
     .option('--report_gbits', 'report bandwidth in Gb/sec instead of MB/sec')
     .option('--json', 'also print each result row as one JSON line on stderr')
-    .action(async (test: PerfTest, host: string | undefined, o: { port: number; size?: number; all?: boolean; iters?: number; duration?: number; txDepth?: number; rxDepth: number; cqMod?: number; events?: boolean; report_gbits?: boolean; json?: boolean }) => {
+    .action(async (test: PerfTest, host: string | undefined, o: { port: number; size?: number; all?: boolean; iters?: number; duration?: number; txDepth?: number; rxDepth: number; cqMod?: number; warmup?: number; events?: boolean; report_gbits?: boolean; json?: boolean }) => {
       const d = perfDefaults(test);
       // Thrown from an action, a commander error would exit silently: these say what is wrong.
       if (o.all === true && o.size !== undefined) throw new PerfOptionError('-a and -s exclude each other: -a runs every size from 2 to 2^23');
@@ -129,7 +130,7 @@ export function buildProgram(): Command {
       await runPerf({
           test, ...(host === undefined ? {} : { host }), port: o.port, sizes: o.all === true ? allSizes(test) : [o.size ?? d.size],
           iters: o.iters ?? d.iters, durationSeconds: o.duration ?? 0, txDepth, rxDepth: o.rxDepth, cqMod: o.cqMod ?? Math.min(d.cqMod, txDepth),
-          useEvents: o.events === true, reportGbits: o.report_gbits === true,
+          warmupIters: o.warmup ?? d.warmupIters, useEvents: o.events === true, reportGbits: o.report_gbits === true,
         }, {
           log: (line) => process.stdout.write(`${line}\n`),
           ...(o.json === true ? { row: (row) => process.stderr.write(`${JSON.stringify(row)}\n`) } : {}),

@@ -36,8 +36,12 @@ export class Requester {
     this.retriesLeft = this.qp.attrs.retryCnt;
   }
 
-  /** Sends every queued WQE the state, FENCE and the READ/atomic credits allow, as one batch. */
-  pump(): void {
+  /**
+   * Sends every queued WQE the state, FENCE and the READ/atomic credits allow, as one batch: at
+   * once for a doorbell; at the end of the I/O phase when progress read from the peer freed room
+   * (`soon`), so the refills that a burst of ACKs and responses makes share one writev.
+   */
+  pump(soon = false): void {
     const { qp, path } = this;
     if (qp.state !== 'RTS' || path.tx === null || this.rnrTimer !== null) return;
     let sent = 0;
@@ -55,7 +59,8 @@ export class Requester {
       sent++;
     }
     if (sent > 0) {
-      path.tx?.flush();
+      if (soon) path.tx?.flushSoon();
+      else path.tx?.flush();
       this.armAckTimer();
     }
   }
@@ -259,7 +264,7 @@ export class Requester {
     this.progressSinceArm = true;
     this.retriesLeft = this.qp.attrs.retryCnt;
     this.qp.completer.completeSends();
-    if (this.qp.state === 'RTS') this.pump();
+    if (this.qp.state === 'RTS') this.pump(true);
     if (this.qp.sq.inFlight === 0) this.stopAckTimer();
   }
 

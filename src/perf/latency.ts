@@ -11,27 +11,62 @@ const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
 const MAX_SAMPLES = 1 << 22;
 
 /**
+ * Which iterations are measured: the first `warmup` run unrecorded (V8 compiles the hot path
+ * during them, and those stalls are not the stack's latency), then up to `iters` or `-D` seconds.
+ */
+class LatencyRecorder {
+  private readonly samples: Float64Array;
+  private readonly capacity: number;
+  private deadline = Infinity;
+
+  constructor(private readonly warmup: number, private readonly length: RunLength) {
+    this.capacity = length.durationSeconds > 0 ? MAX_SAMPLES : length.iters;
+    this.samples = new Float64Array(this.capacity);
+    if (warmup === 0) this.startClock();
+  }
+
+  /** The most iterations either side runs, warm-up included. */
+  get limit(): number {
+    return this.warmup + this.capacity;
+  }
+
+  more(done: number): boolean {
+    if (done === this.warmup) this.startClock();
+    return done < this.limit && now() < this.deadline;
+  }
+
+  record(done: number, usec: number): void {
+    if (done >= this.warmup) this.samples[done - this.warmup] = usec;
+  }
+
+  taken(done: number): Float64Array {
+    return this.samples.subarray(0, Math.max(0, done - this.warmup));
+  }
+
+  private startClock(): void {
+    if (this.length.durationSeconds > 0 && this.deadline === Infinity) this.deadline = now() + this.length.durationSeconds * 1000;
+  }
+}
+
+/**
  * One latency run as ib_*_lat: one message in flight. SEND and WRITE are ping-pongs and report
  * half the round trip; READ and atomics report the whole operation. `active` is the client.
  */
 export async function runLatency(endpoint: PerfEndpoint, remote: PeerAddress, size: number, length: RunLength, active: boolean): Promise<Float64Array> {
   const verb = verbOf(endpoint.options.test);
-  const limit = length.durationSeconds > 0 ? MAX_SAMPLES : length.iters;
-  const samples = new Float64Array(limit);
-  const deadline = length.durationSeconds > 0 ? now() + length.durationSeconds * 1000 : Infinity;
+  const recorder = new LatencyRecorder(endpoint.options.warmupIters, length);
   let count = 0;
-  const more = (done: number) => done < limit && now() < deadline;
-  if (verb === 'send') count = await sendPingPong(endpoint, size, active, samples, more, limit);
-  else if (verb === 'write') count = await writePingPong(endpoint, remote, size, active, samples, more, limit);
+  if (verb === 'send') count = await sendPingPong(endpoint, size, active, recorder);
+  else if (verb === 'write') count = await writePingPong(endpoint, remote, size, active, recorder);
   else if (active) {
-    for (; more(count); count++) {
+    for (; recorder.more(count); count++) {
       const started = now();
       endpoint.qp.postSend(oneShot(verb, endpoint, remote, size));
       await endpoint.completions(1);
-      samples[count] = (now() - started) * 1000;
+      recorder.record(count, (now() - started) * 1000);
     }
   }
-  return samples.subarray(0, count);
+  return recorder.taken(count);
 }
 
 function oneShot(verb: 'read' | 'atomic', endpoint: PerfEndpoint, remote: PeerAddress, size: number): SendWr {
@@ -46,7 +81,7 @@ function oneShot(verb: 'read' | 'atomic', endpoint: PerfEndpoint, remote: PeerAd
  * its receive (and reaps its send's completion); the passive side stops when the active one
  * says how many it sent, so a -D run ends cleanly.
  */
-async function sendPingPong(endpoint: PerfEndpoint, size: number, active: boolean, samples: Float64Array, more: (done: number) => boolean, limit: number): Promise<number> {
+async function sendPingPong(endpoint: PerfEndpoint, size: number, active: boolean, recorder: LatencyRecorder): Promise<number> {
   const send: SendWr = { wrId: 2n, opcode: 'SEND', sendFlags: SendFlags.SIGNALED, sgList: [endpoint.sge(size)] };
   let count = 0;
   let sendsOutstanding = 0;
@@ -62,12 +97,12 @@ async function sendPingPong(endpoint: PerfEndpoint, size: number, active: boolea
     }
   };
   if (active) {
-    for (; more(count); count++) {
+    for (; recorder.more(count); count++) {
       const started = now();
       endpoint.qp.postSend(send);
       sendsOutstanding++;
       await awaitReceive();
-      samples[count] = ((now() - started) * 1000) / 2;
+      recorder.record(count, ((now() - started) * 1000) / 2);
     }
     // The stop message: a zero-length SEND the server recognises.
     endpoint.qp.postSend({ ...send, sgList: [] });
@@ -86,7 +121,7 @@ async function sendPingPong(endpoint: PerfEndpoint, size: number, active: boolea
         }
       }
     }
-    if (stop || count >= limit) break;
+    if (stop || count >= recorder.limit) break;
     endpoint.qp.postSend(send);
     sendsOutstanding++;
     count++;
@@ -100,7 +135,7 @@ async function sendPingPong(endpoint: PerfEndpoint, size: number, active: boolea
  * byte of its own for the peer's answer (no completion marks a WRITE's arrival). The tag 0 in that
  * byte tells the passive side to stop.
  */
-async function writePingPong(endpoint: PerfEndpoint, remote: PeerAddress, size: number, active: boolean, samples: Float64Array, more: (done: number) => boolean, limit: number): Promise<number> {
+async function writePingPong(endpoint: PerfEndpoint, remote: PeerAddress, size: number, active: boolean, recorder: LatencyRecorder): Promise<number> {
   const local = endpoint.mr.buffer;
   const last = size - 1;
   local[last] = 0xff;
@@ -123,21 +158,21 @@ async function writePingPong(endpoint: PerfEndpoint, remote: PeerAddress, size: 
     }
   };
   if (active) {
-    for (; more(count); count++) {
+    for (; recorder.more(count); count++) {
       // Odd tags from the client, the next even one back: neither side ever sees its own value
       // again, and neither is 0 (stop) nor 0xff (the initial byte).
       const tag = ((2 * count) % 252) + 1;
       const started = now();
       write(tag);
       await awaitTag(tag + 1);
-      samples[count] = ((now() - started) * 1000) / 2;
+      recorder.record(count, ((now() - started) * 1000) / 2);
     }
     write(0);
     return count;
   }
   for (;;) {
     const tag = await awaitTag(null);
-    if (tag === 0 || count >= limit) break;
+    if (tag === 0 || count >= recorder.limit) break;
     write(tag + 1);
     count++;
   }

@@ -25,7 +25,7 @@ export interface PerfRow {
   readonly server: SideCost;
 }
 
-interface Hello { type: 'hello'; test: string; sizes: number[]; iters: number; durationSeconds: number; address: PeerAddress }
+interface Hello { type: 'hello'; test: string; sizes: number[]; iters: number; durationSeconds: number; warmupIters: number; address: PeerAddress }
 interface Done { type: 'done'; row?: Omit<PerfRow, 'server'>; cost?: SideCost }
 
 export interface PerfIo {
@@ -44,7 +44,7 @@ export async function runPerf(requested: PerfOptions, io: PerfIo): Promise<PerfR
   try {
     const connections = await openConnections(options.host, options.port, io.onListening);
     control = connections.control;
-    const mine: Hello = { type: 'hello', test: options.test, sizes: [...options.sizes], iters: options.iters, durationSeconds: options.durationSeconds, address: endpoint.address };
+    const mine: Hello = { type: 'hello', test: options.test, sizes: [...options.sizes], iters: options.iters, durationSeconds: options.durationSeconds, warmupIters: options.warmupIters, address: endpoint.address };
     control.send(mine);
     const theirs = await control.expect<Hello>('hello');
     refuseMismatch(mine, theirs);
@@ -72,10 +72,23 @@ export async function runPerf(requested: PerfOptions, io: PerfIo): Promise<PerfR
   }
 }
 
+/**
+ * The passive side of a READ, WRITE or atomic test has nothing to poll: its NIC answers. Busy
+ * polling keeps this process (the NIC) spinning on its event loop meanwhile, as a polling NIC
+ * would; with -e it sleeps, and every request pays the wake-up.
+ */
+async function idleUntil<T>(endpoint: PerfEndpoint, promise: Promise<T>): Promise<T> {
+  if (endpoint.options.useEvents) return promise;
+  let settled = false;
+  const watched = promise.finally(() => { settled = true; });
+  while (!settled) await new Promise((resolve) => setImmediate(resolve));
+  return watched;
+}
+
 function refuseMismatch(mine: Hello, theirs: Hello): void {
-  const describe = (h: Hello) => `${h.test} with sizes ${h.sizes.length === 1 ? h.sizes[0] : `${h.sizes[0]}..${h.sizes.at(-1)}`}, ${h.durationSeconds > 0 ? `-D ${h.durationSeconds}` : `-n ${h.iters}`}`;
-  if (mine.test !== theirs.test || mine.sizes.join() !== theirs.sizes.join() || mine.iters !== theirs.iters || mine.durationSeconds !== theirs.durationSeconds) {
-    throw new Error(`the two sides disagree: this side runs ${describe(mine)}, the peer ${describe(theirs)}; give both the same test and -s/-a/-n/-D`);
+  const describe = (h: Hello) => `${h.test} with sizes ${h.sizes.length === 1 ? h.sizes[0] : `${h.sizes[0]}..${h.sizes.at(-1)}`}, ${h.durationSeconds > 0 ? `-D ${h.durationSeconds}` : `-n ${h.iters}`}, --warmup ${h.warmupIters}`;
+  if (mine.test !== theirs.test || mine.sizes.join() !== theirs.sizes.join() || mine.iters !== theirs.iters || mine.durationSeconds !== theirs.durationSeconds || mine.warmupIters !== theirs.warmupIters) {
+    throw new Error(`the two sides disagree: this side runs ${describe(mine)}, the peer ${describe(theirs)}; give both the same test and -s/-a/-n/-D/--warmup`);
   }
 }
 
@@ -119,7 +132,7 @@ async function serve(endpoint: PerfEndpoint, control: ControlChannel, size: numb
   let handled = 0;
   if (isLatency(options.test)) handled = (await runLatency(endpoint, remote, size, options, false)).length;
   else if (options.test === 'send_bw') handled = await receiveSends(endpoint, Math.max(...options.sizes));
-  const done = await control.expect<Done>('done');
+  const done = await idleUntil(endpoint, control.expect<Done>('done'));
   const row = done.row!;
   const spent = cost(handled > 0 ? handled : row.iterations);
   control.send({ type: 'done', cost: spent } satisfies Done);
