@@ -21,21 +21,26 @@ import type { SendWqe } from './work-queues.js';
  * throws for a bug of ours (never for a peer's input: the requester refuses that before).
  */
 export class SendQueue {
-  private readonly wqes: SendWqe[] = [];
-  /** Index of the first WQE not yet transmitted. */
+  /** A ring of `capacity` slots: WQE i (0 = the head) is at slots[(head + i) % capacity]. */
+  private readonly slots: (SendWqe | undefined)[];
+  private head = 0;
+  private count = 0;
+  /** Index (from the head) of the first WQE not yet transmitted. */
   private cursor = 0;
   private inFlightCount = 0;
   /** The WQE that failed before it was sent: the requester halts at it. */
   private failed: SendWqe | null = null;
 
-  constructor(readonly capacity: number) {}
+  constructor(readonly capacity: number) {
+    this.slots = new Array<SendWqe | undefined>(capacity);
+  }
 
   get length(): number {
-    return this.wqes.length;
+    return this.count;
   }
 
   get isFull(): boolean {
-    return this.wqes.length >= this.capacity;
+    return this.count >= this.capacity;
   }
 
   /** WQEs transmitted and waiting for their ACK or response. */
@@ -43,24 +48,28 @@ export class SendQueue {
     return this.inFlightCount;
   }
 
+  private at(index: number): SendWqe | undefined {
+    return index < this.count ? this.slots[(this.head + index) % this.capacity] : undefined;
+  }
 
   push(wqe: SendWqe): void {
-    this.check(!this.isFull, `push beyond the capacity of ${this.capacity}`);
-    this.check(wqe.phase === 'queued' && wqe.psn === -1, `WQE ${wqe.wrId} pushed as ${wqe.phase}`);
-    this.wqes.push(wqe);
+    if (this.isFull) this.broken(`push beyond the capacity of ${this.capacity}`);
+    if (wqe.phase !== 'queued' || wqe.psn !== -1) this.broken(`WQE ${wqe.wrId} pushed as ${wqe.phase}`);
+    this.slots[(this.head + this.count) % this.capacity] = wqe;
+    this.count++;
   }
 
   /** The next WQE to transmit, if any (none once the requester halted at a failed WQE). */
   peekQueued(): SendWqe | undefined {
-    const wqe = this.wqes[this.cursor];
+    const wqe = this.at(this.cursor);
     if (wqe === undefined || wqe === this.failed) return undefined;
-    this.check(wqe.phase === 'queued', `WQE ${wqe.wrId} at the cursor is ${wqe.phase}`);
+    if (wqe.phase !== 'queued') this.broken(`WQE ${wqe.wrId} at the cursor is ${wqe.phase}`);
     return wqe;
   }
 
   /** The WQE at the cursor went out with `psn`. */
   markSent(wqe: SendWqe, psn: number): void {
-    this.check(this.wqes[this.cursor] === wqe && wqe.phase === 'queued', `WQE ${wqe.wrId} sent out of order`);
+    if (this.at(this.cursor) !== wqe || wqe.phase !== 'queued') this.broken(`WQE ${wqe.wrId} sent out of order`);
     wqe.phase = 'inFlight';
     wqe.psn = psn;
     this.inFlightCount++;
@@ -69,27 +78,27 @@ export class SendQueue {
 
   /** The WQE at the cursor failed before it could be sent: done with its error, and the requester halts here. */
   failAtCursor(wqe: SendWqe, status: WcStatus, cause: QpErrorCause): void {
-    this.check(this.wqes[this.cursor] === wqe && wqe.phase === 'queued' && this.failed === null, `WQE ${wqe.wrId} failed out of order`);
+    if (this.at(this.cursor) !== wqe || wqe.phase !== 'queued' || this.failed !== null) this.broken(`WQE ${wqe.wrId} failed out of order`);
     this.setDone(wqe, status, cause);
     this.failed = wqe;
   }
 
   /** An in-flight WQE is finished: its ACK or response came, or it failed. */
   finish(wqe: SendWqe, status: WcStatus, cause: QpErrorCause | null = null): void {
-    this.check(wqe.phase === 'inFlight', `WQE ${wqe.wrId} finished while ${wqe.phase}`);
+    if (wqe.phase !== 'inFlight') this.broken(`WQE ${wqe.wrId} finished while ${wqe.phase}`);
     this.inFlightCount--;
     this.setDone(wqe, status, cause);
   }
 
   /** The oldest WQE in flight (the one a timeout or the next response concerns). */
   oldestInFlight(): SendWqe | undefined {
-    for (let i = 0; i < this.cursor; i++) if (this.wqes[i]!.phase === 'inFlight') return this.wqes[i];
+    for (let i = 0; i < this.cursor; i++) if (this.at(i)!.phase === 'inFlight') return this.at(i);
     return undefined;
   }
 
   findInFlight(psn: number): SendWqe | undefined {
     for (let i = 0; i < this.cursor; i++) {
-      const wqe = this.wqes[i]!;
+      const wqe = this.at(i)!;
       if (wqe.phase === 'inFlight' && wqe.psn === psn) return wqe;
     }
     return undefined;
@@ -99,7 +108,7 @@ export class SendQueue {
   inFlightThrough(psn: number): SendWqe[] {
     const covered: SendWqe[] = [];
     for (let i = 0; i < this.cursor; i++) {
-      const wqe = this.wqes[i]!;
+      const wqe = this.at(i)!;
       if (wqe.phase === 'inFlight' && psnDistance(wqe.psn, psn) >= 0) covered.push(wqe);
     }
     return covered;
@@ -111,12 +120,13 @@ export class SendQueue {
    * responses are cumulative, so nothing after an unanswered request can have completed.
    */
   rewindTo(wqe: SendWqe): SendWqe[] {
-    const index = this.wqes.indexOf(wqe);
-    this.check(index >= 0 && index < this.cursor && wqe.phase === 'inFlight', `rewind to WQE ${wqe.wrId}, which is not in flight`);
+    let index = -1;
+    for (let i = 0; i < this.count; i++) if (this.at(i) === wqe) index = i;
+    if (index < 0 || index >= this.cursor || wqe.phase !== 'inFlight') this.broken(`rewind to WQE ${wqe.wrId}, which is not in flight`);
     const rewound: SendWqe[] = [];
     for (let i = index; i < this.cursor; i++) {
-      const later = this.wqes[i]!;
-      this.check(later.phase === 'inFlight', `rewind over WQE ${later.wrId}, which is ${later.phase}`);
+      const later = this.at(i)!;
+      if (later.phase !== 'inFlight') this.broken(`rewind over WQE ${later.wrId}, which is ${later.phase}`);
       later.phase = 'queued';
       rewound.push(later);
     }
@@ -127,22 +137,25 @@ export class SendQueue {
 
   /** The head, removed, when its completion can be built (it is done). */
   shiftDone(): SendWqe | undefined {
-    const head = this.wqes[0];
+    const head = this.at(0);
     if (head === undefined || head.phase !== 'done') return undefined;
-    this.wqes.shift();
+    this.slots[this.head] = undefined;
+    this.head = (this.head + 1) % this.capacity;
+    this.count--;
     if (head === this.failed) {
-      this.check(this.cursor === 0, 'the failed WQE reached the head with WQEs before it in flight');
+      if (this.cursor !== 0) this.broken('the failed WQE reached the head with WQEs before it in flight');
       this.failed = null;
       return head;
     }
-    this.check(this.cursor > 0, 'a done WQE at the head beyond the cursor');
+    if (this.cursor <= 0) this.broken('a done WQE at the head beyond the cursor');
     this.cursor--;
     return head;
   }
 
   /** ERR: every WQE not yet done is WR_FLUSH_ERR; all are removed, in posting order. */
   flushAll(): SendWqe[] {
-    for (const wqe of this.wqes) {
+    for (let i = 0; i < this.count; i++) {
+      const wqe = this.at(i)!;
       if (wqe.phase !== 'done') this.setDone(wqe, 'WR_FLUSH_ERR', null);
     }
     return this.discardAll();
@@ -150,7 +163,11 @@ export class SendQueue {
 
   /** RESET or destroy: everything vanishes without completion. */
   discardAll(): SendWqe[] {
-    const all = this.wqes.splice(0);
+    const all: SendWqe[] = [];
+    for (let i = 0; i < this.count; i++) all.push(this.at(i)!);
+    this.slots.fill(undefined);
+    this.head = 0;
+    this.count = 0;
     for (const wqe of all) this.unpin(wqe);
     this.cursor = 0;
     this.inFlightCount = 0;
@@ -171,7 +188,8 @@ export class SendQueue {
     wqe.pinned = null;
   }
 
-  private check(holds: boolean, what: string): void {
-    if (!holds) throw new Error(`SendQueue invariant: ${what}`);
+  /** A broken invariant: a bug of ours. The message is built only then (never on the hot path). */
+  private broken(what: string): never {
+    throw new Error(`SendQueue invariant: ${what}`);
   }
 }

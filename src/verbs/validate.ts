@@ -1,17 +1,18 @@
 import { einval } from '../abi/errors.js';
 
+/** The predicates of requireInt and requireU64, for hot paths that name the argument only on failure. */
+export const isIntIn = (value: unknown, min: number, max: number): value is number =>
+  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+export const isU64 = (value: unknown): value is bigint => typeof value === 'bigint' && value >= 0n && value <= 0xffff_ffff_ffff_ffffn;
+
 /** Shared argument checks: each names the argument, what it got and what is allowed. */
 export function requireInt(name: string, value: unknown, min: number, max: number, badWr?: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw einval(`${name} must be an integer in ${min}..${max}, got ${describe(value)}`, badWr);
-  }
+  if (!isIntIn(value, min, max)) throw einval(`${name} must be an integer in ${min}..${max}, got ${describe(value)}`, badWr);
   return value;
 }
 
 export function requireU64(name: string, value: unknown, badWr?: number): bigint {
-  if (typeof value !== 'bigint' || value < 0n || value > 0xffff_ffff_ffff_ffffn) {
-    throw einval(`${name} must be a bigint in 0..2^64-1, got ${describe(value)}`, badWr);
-  }
+  if (!isU64(value)) throw einval(`${name} must be a bigint in 0..2^64-1, got ${describe(value)}`, badWr);
   return value;
 }
 

@@ -78,6 +78,18 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+let cachedBuffer: ArrayBufferLike | null = null;
+let cachedView: DataView | null = null;
+
+/** A DataView of a whole buffer, reused while the same buffer comes again. */
+function wholeView(buffer: ArrayBufferLike): DataView {
+  if (buffer !== cachedBuffer || cachedView === null) {
+    cachedBuffer = buffer;
+    cachedView = new DataView(buffer);
+  }
+  return cachedView;
+}
+
 function requireU32(name: string, value: number, max = U32): void {
   if (!Number.isInteger(value) || value < 0 || value > max) throw new WireEncodeError(`${name} must be an integer in 0..${max}, got ${value}`);
 }
@@ -177,8 +189,8 @@ function zeroFrom(bytes: Uint8Array, from: number, to = FRAME_HEADER_BYTES): boo
   return true;
 }
 
-function readAddr(v: DataView): number | null {
-  const addr = v.getBigUint64(OFFSET.remoteAddr);
+function readAddr(v: DataView, base: number): number | null {
+  const addr = v.getBigUint64(base + OFFSET.remoteAddr);
   return addr > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(addr);
 }
 
@@ -191,16 +203,18 @@ const fail = (reason: string): Decoded<never> => ({ ok: false, reason });
  */
 export function decodeHeader(bytes: Uint8Array, limits: DecodeLimits): Decoded<FrameHeader> {
   if (bytes.byteLength < FRAME_HEADER_BYTES) return fail(`header has ${bytes.byteLength} bytes, needs ${FRAME_HEADER_BYTES}`);
-  const v = view(bytes);
-  const code = v.getUint8(OFFSET.opcode);
+  // One DataView per buffer, not per frame: the staging ring hands every header in as a view of itself.
+  const v = wholeView(bytes.buffer);
+  const base = bytes.byteOffset;
+  const code = v.getUint8(base + OFFSET.opcode);
   const opcode = OPCODE_NAMES.get(code);
   if (opcode === undefined) return fail(`unknown opcode 0x${code.toString(16)}`);
-  const flags = v.getUint8(OFFSET.flags);
+  const flags = v.getUint8(base + OFFSET.flags);
   if ((flags & ~KNOWN_FLAGS) !== 0) return fail(`${opcode}: unknown flag bits 0x${flags.toString(16)}`);
-  if (v.getUint16(OFFSET.reserved) !== 0) return fail(`${opcode}: reserved bytes 2..3 are not zero`);
-  const psn = v.getUint32(OFFSET.psn);
+  if (v.getUint16(base + OFFSET.reserved) !== 0) return fail(`${opcode}: reserved bytes 2..3 are not zero`);
+  const psn = v.getUint32(base + OFFSET.psn);
   if (psn > MAX_PSN) return fail(`${opcode}: PSN ${psn} exceeds 24 bits`);
-  const fields: Fields = { opcode, flags, psn, payloadLength: v.getUint32(OFFSET.payloadLength), aux: v.getUint32(OFFSET.aux), maxPayload: limits.maxPayload };
+  const fields: Fields = { opcode, flags, psn, payloadLength: v.getUint32(base + OFFSET.payloadLength), aux: v.getUint32(base + OFFSET.aux), maxPayload: limits.maxPayload, base };
   switch (opcode) {
     case 'SEND':
     case 'SEND_WITH_IMM':
@@ -221,7 +235,7 @@ export function decodeHeader(bytes: Uint8Array, limits: DecodeLimits): Decoded<F
     case 'ATOMIC_RESPONSE': {
       const problem = noFlags(fields) ?? noPayload(fields) ?? (zeroFrom(bytes, OFFSET.aux, OFFSET.compareAdd) && zeroFrom(bytes, OFFSET.swap) ? null : 'ATOMIC_RESPONSE: only the original value may be set');
       if (problem !== null) return fail(problem);
-      return { ok: true, value: { opcode, flags: 0, psn, payloadLength: 0, original: v.getBigUint64(OFFSET.compareAdd) } };
+      return { ok: true, value: { opcode, flags: 0, psn, payloadLength: 0, original: v.getBigUint64(base + OFFSET.compareAdd) } };
     }
     case 'ACK': {
       const problem = noFlags(fields) ?? noPayload(fields) ?? (zeroFrom(bytes, OFFSET.aux) ? null : 'ACK: bytes 12..47 must be 0');
@@ -242,7 +256,7 @@ export function decodeHeader(bytes: Uint8Array, limits: DecodeLimits): Decoded<F
 }
 
 /** The fields every header has, read once; the checks below are plain functions (no closure per frame). */
-interface Fields { opcode: OpcodeName; flags: number; psn: number; payloadLength: number; aux: number; maxPayload: number }
+interface Fields { opcode: OpcodeName; flags: number; psn: number; payloadLength: number; aux: number; maxPayload: number; base: number }
 
 const noFlags = (f: Fields): string | null => (f.flags === 0 ? null : `${f.opcode}: flags must be 0`);
 const noPayload = (f: Fields): string | null => (f.payloadLength === 0 ? null : `${f.opcode}: carries no payload, header says ${f.payloadLength} bytes`);
@@ -257,48 +271,52 @@ function decodeSend(bytes: Uint8Array, f: Fields): Decoded<FrameHeader> {
 }
 
 function decodeWrite(bytes: Uint8Array, v: DataView, f: Fields): Decoded<FrameHeader> {
+  const { base } = f;
   const { opcode, payloadLength } = f;
-  const remoteAddr = readAddr(v);
-  const length = v.getUint32(OFFSET.length);
+  const remoteAddr = readAddr(v, base);
+  const length = v.getUint32(base + OFFSET.length);
   const problem = payloadWithin(f)
     ?? (opcode === 'RDMA_WRITE' && f.aux !== 0 ? 'RDMA_WRITE: immediate field must be 0' : null)
     ?? (remoteAddr === null ? `${opcode}: remote address beyond 2^53` : null)
     ?? (length !== payloadLength ? `${opcode}: length field ${length} differs from payload length ${payloadLength}` : null)
     ?? (zeroFrom(bytes, OFFSET.compareAdd) ? null : `${opcode}: bytes 32..47 must be 0`);
   if (problem !== null) return fail(problem);
-  const rkey = v.getUint32(OFFSET.rkey);
+  const rkey = v.getUint32(base + OFFSET.rkey);
   const { flags, psn } = f;
   return { ok: true, value: opcode === 'RDMA_WRITE' ? { opcode: 'RDMA_WRITE', flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey } : { opcode: 'RDMA_WRITE_WITH_IMM', flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey, immData: f.aux } };
 }
 
 function decodeReadRequest(bytes: Uint8Array, v: DataView, f: Fields): Decoded<FrameHeader> {
-  const remoteAddr = readAddr(v);
-  const length = v.getUint32(OFFSET.length);
+  const { base } = f;
+  const remoteAddr = readAddr(v, base);
+  const length = v.getUint32(base + OFFSET.length);
   const problem = noPayload(f) ?? (f.aux !== 0 ? 'RDMA_READ_REQUEST: bytes 12..15 must be 0' : null)
     ?? (remoteAddr === null ? 'RDMA_READ_REQUEST: remote address beyond 2^53' : null)
     ?? (length > f.maxPayload ? `RDMA_READ_REQUEST: ${length} bytes exceed the limit of ${f.maxPayload}` : null)
     ?? (zeroFrom(bytes, OFFSET.compareAdd) ? null : 'RDMA_READ_REQUEST: bytes 32..47 must be 0');
   if (problem !== null) return fail(problem);
-  return { ok: true, value: { opcode: 'RDMA_READ_REQUEST', flags: f.flags, psn: f.psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(OFFSET.rkey), length } };
+  return { ok: true, value: { opcode: 'RDMA_READ_REQUEST', flags: f.flags, psn: f.psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(base + OFFSET.rkey), length } };
 }
 
 function decodeAtomic(v: DataView, f: Fields): Decoded<FrameHeader> {
+  const { base } = f;
   const { opcode } = f;
-  const remoteAddr = readAddr(v);
+  const remoteAddr = readAddr(v, base);
   const problem = noPayload(f) ?? (f.aux !== 0 ? `${opcode}: bytes 12..15 must be 0` : null)
     ?? (remoteAddr === null ? `${opcode}: remote address beyond 2^53` : null)
-    ?? (v.getUint32(OFFSET.length) !== 8 ? `${opcode}: length must be 8` : null)
-    ?? (opcode === 'ATOMIC_FETCH_AND_ADD' && v.getBigUint64(OFFSET.swap) !== 0n ? 'ATOMIC_FETCH_AND_ADD: swap field must be 0' : null);
+    ?? (v.getUint32(base + OFFSET.length) !== 8 ? `${opcode}: length must be 8` : null)
+    ?? (opcode === 'ATOMIC_FETCH_AND_ADD' && v.getBigUint64(base + OFFSET.swap) !== 0n ? 'ATOMIC_FETCH_AND_ADD: swap field must be 0' : null);
   if (problem !== null) return fail(problem);
   return {
     ok: true,
-    value: { opcode: opcode as 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD', flags: f.flags, psn: f.psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(OFFSET.rkey), compareAdd: v.getBigUint64(OFFSET.compareAdd), swap: v.getBigUint64(OFFSET.swap) },
+    value: { opcode: opcode as 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD', flags: f.flags, psn: f.psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(base + OFFSET.rkey), compareAdd: v.getBigUint64(base + OFFSET.compareAdd), swap: v.getBigUint64(base + OFFSET.swap) },
   };
 }
 
 function decodeNak(bytes: Uint8Array, v: DataView, f: Fields): Decoded<FrameHeader> {
+  const { base } = f;
   const nak = NAK_NAMES.get(f.aux);
-  const rnrTimer = v.getUint8(OFFSET.remoteAddr);
+  const rnrTimer = v.getUint8(base + OFFSET.remoteAddr);
   const problem = noFlags(f) ?? noPayload(f) ?? (nak === undefined ? `NAK: unknown code ${f.aux}` : null)
     ?? (rnrTimer > 31 ? `NAK: RNR timer ${rnrTimer} exceeds 31` : null)
     ?? (nak !== 'RNR' && rnrTimer !== 0 ? 'NAK: only an RNR NAK carries a timer' : null)
