@@ -9,9 +9,12 @@ import net from 'node:net';
 
 interface Args { role: 'send' | 'recv'; path: 'net' | 'raw' | 'net-pingpong'; size: number; messages: number; window: number; warmup?: number; port?: number }
 const args = JSON.parse(process.argv[2]!) as Args;
+/** Messages (or round trips) sent before the measured ones. */
+const warmup = args.warmup ?? 0;
 const now = () => Number(process.hrtime.bigint()) / 1e9;
 const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const DONE = Buffer.from('D');
+const WARM = Buffer.from('W');
 
 /** CPU time is counted from when the transfer starts (not the process's start-up). */
 let cpuAtStart = process.cpuUsage();
@@ -28,39 +31,76 @@ function listen(onSocket: (socket: net.Socket) => void, extra: object = {}): voi
   server.listen(0, '127.0.0.1', () => say({ port: (server.address() as net.AddressInfo).port, ...extra }));
 }
 
+/**
+ * The receiver answers one byte when the warm-up messages are in and one when all are: the sender
+ * times only what comes between (the same warm-up tcpverbs perf gets with --warmup).
+ */
+function replies(socket: net.Socket): { warm: Promise<void>; done: Promise<void> } {
+  let seen = 0;
+  let onWarm: () => void = () => {};
+  let onDone: () => void = () => {};
+  const warm = new Promise<void>((resolve) => { onWarm = resolve; });
+  const done = new Promise<void>((resolve) => { onDone = resolve; });
+  if (warmup === 0) { seen = 1; onWarm(); }
+  socket.on('data', (chunk: Buffer) => {
+    for (let i = 0; i < chunk.length; i++) if (++seen === 1) onWarm(); else onDone();
+  });
+  return { warm, done };
+}
+
+/** Receiver side of the same: counts payload bytes, says W after the warm-up and D at the end. */
+function received(socket: net.Socket, onMeasured: () => void): (bytes: number) => void {
+  const warmBytes = warmup * args.size;
+  const total = (warmup + args.messages) * args.size;
+  let got = 0;
+  if (warmup === 0) onMeasured();
+  return (bytes: number) => {
+    const before = got;
+    got += bytes;
+    if (warmup > 0 && before < warmBytes && got >= warmBytes) { socket.write(WARM); onMeasured(); }
+    if (before < total && got >= total) socket.write(DONE, () => finish({ reads }));
+  };
+}
+
+let reads = 0;
+
 /** Plain net as a user writes it: a write per message with backpressure; the receiver's 'data' copies. */
 function netSend(): void {
   listen(async (socket) => {
     const payload = Buffer.alloc(args.size, 7);
-    const acked = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    const reply = replies(socket);
+    let writes = 0;
+    const send = async (count: number) => {
+      for (let sent = 0; sent < count; sent++) {
+        writes++;
+        if (!socket.write(payload)) await new Promise((resolve) => socket.once('drain', resolve));
+      }
+    };
+    await send(warmup);
+    await reply.warm;
     startCpu();
     const start = now();
-    let writes = 0;
-    for (let sent = 0; sent < args.messages; sent++) {
-      writes++;
-      if (!socket.write(payload)) await new Promise((resolve) => socket.once('drain', resolve));
-    }
-    await acked;
+    writes = 0;
+    await send(args.messages);
+    await reply.done;
     finish({ seconds: now() - start, writes });
   });
 }
 
 function netRecv(): void {
   const app = new Uint8Array(args.size * args.window);
-  const total = args.size * args.messages;
-  let got = 0;
-  let reads = 0;
-  const socket = net.connect(args.port!, '127.0.0.1', startCpu);
+  let at = 0;
+  const socket = net.connect(args.port!, '127.0.0.1');
+  const count = received(socket, () => { startCpu(); reads = 0; });
   socket.on('data', (chunk: Buffer) => {
     reads++;
     for (let offset = 0; offset < chunk.length;) {
-      const at = got % app.length;
       const take = Math.min(app.length - at, chunk.length - offset);
       app.set(chunk.subarray(offset, offset + take), at);
       offset += take;
-      got += take;
+      at = (at + take) % app.length;
     }
-    if (got >= total) socket.write(DONE, () => finish({ reads }));
+    count(chunk.length);
   });
 }
 
@@ -68,33 +108,36 @@ function netRecv(): void {
 function rawSend(): void {
   listen(async (socket) => {
     const payload = Buffer.alloc(args.size, 7);
-    const acked = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    const reply = replies(socket);
+    const send = async (count: number) => {
+      for (let sent = 0; sent < count;) {
+        socket.cork();
+        const batch = Math.min(args.window, count - sent);
+        let ok = true;
+        for (let i = 0; i < batch; i++) ok = socket.write(payload);
+        socket.uncork();
+        sent += batch;
+        if (!ok) await new Promise((resolve) => socket.once('drain', resolve));
+      }
+    };
+    await send(warmup);
+    await reply.warm;
     startCpu();
     const start = now();
-    for (let sent = 0; sent < args.messages;) {
-      socket.cork();
-      const batch = Math.min(args.window, args.messages - sent);
-      let ok = true;
-      for (let i = 0; i < batch; i++) ok = socket.write(payload);
-      socket.uncork();
-      sent += batch;
-      if (!ok) await new Promise((resolve) => socket.once('drain', resolve));
-    }
-    await acked;
+    await send(args.messages);
+    await reply.done;
     finish({ seconds: now() - start });
   });
 }
 
 function rawRecv(): void {
-  const total = args.size * args.messages;
-  let got = 0;
-  let reads = 0;
+  let count: (bytes: number) => void = () => {};
   const socket = net.connect({ port: args.port!, host: '127.0.0.1', onread: { buffer: Buffer.alloc(Math.max(65536, args.size * args.window)), callback: (n: number) => {
     reads++;
-    got += n;
-    if (got >= total) socket.write(DONE, () => finish({ reads }));
+    count(n);
     return true;
-  } } }, startCpu);
+  } } });
+  count = received(socket, () => { startCpu(); reads = 0; });
 }
 
 /**
@@ -103,7 +146,6 @@ function rawRecv(): void {
  */
 function netPingpong(): void {
   const payload = Buffer.alloc(args.size, 7);
-  const warmup = args.warmup ?? 0;
   const total = warmup + args.messages;
   const samples: number[] = [];
   const run = (socket: net.Socket, client: boolean) => {

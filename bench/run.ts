@@ -52,8 +52,8 @@ async function pair(server: (onLine: (text: string) => void) => Promise<Line[]>,
 const TCPVERBS = [resolve(ROOT, 'bin/tcpverbs.mjs')];
 const BASELINE = ['--import', 'tsx', resolve(ROOT, 'bench/baseline-side.ts')];
 
-async function tcpverbsStream(size: number, messages: number, window: number): Promise<PathResult> {
-  const flags = ['-s', String(size), '-n', String(messages), '-t', String(window), '-Q', String(Math.max(1, window / 4)), '-r', String(window * 2), '--json'];
+async function tcpverbsStream(size: number, messages: number, window: number, warmup: number): Promise<PathResult> {
+  const flags = ['-s', String(size), '-n', String(messages), '--warmup', String(warmup), '-t', String(window), '-Q', String(Math.max(1, window / 4)), '-r', String(window * 2), '--json'];
   const [server, client] = await pair(
     (onLine) => child(process.execPath, [...TCPVERBS, 'perf', 'send_bw', '-p', '0', ...flags], 'stderr', onLine),
     (port) => child(process.execPath, [...TCPVERBS, 'perf', 'send_bw', '127.0.0.1', '-p', String(port), ...flags], 'stderr'),
@@ -69,8 +69,8 @@ async function tcpverbsStream(size: number, messages: number, window: number): P
   };
 }
 
-async function baselineStream(path: 'net' | 'raw', size: number, messages: number, window: number): Promise<PathResult> {
-  const base = { path, size, messages, window };
+async function baselineStream(path: 'net' | 'raw', size: number, messages: number, window: number, warmup: number): Promise<PathResult> {
+  const base = { path, size, messages, window, warmup };
   const [sender, receiver] = await pair(
     (onLine) => child(process.execPath, [...BASELINE, JSON.stringify({ ...base, role: 'send' })], 'stdout', onLine),
     (port) => child(process.execPath, [...BASELINE, JSON.stringify({ ...base, role: 'recv', port })], 'stdout'),
@@ -130,9 +130,9 @@ async function main(): Promise<void> {
     const runs: Record<'tcpverbs' | 'net' | 'raw', PathResult[]> = { tcpverbs: [], net: [], raw: [] };
     for (let round = 0; round < ROUNDS; round++) {
       progress(`${w.size} B, window ${w.window}: round ${round + 1}/${ROUNDS}`);
-      runs.tcpverbs.push(await tcpverbsStream(w.size, w.messages, w.window));
-      runs.net.push(await baselineStream('net', w.size, w.messages, w.window));
-      runs.raw.push(await baselineStream('raw', w.size, w.messages, w.window));
+      runs.tcpverbs.push(await tcpverbsStream(w.size, w.messages, w.window, w.warmup));
+      runs.net.push(await baselineStream('net', w.size, w.messages, w.window, w.warmup));
+      runs.raw.push(await baselineStream('raw', w.size, w.messages, w.window, w.warmup));
     }
     const paths = { tcpverbs: summarize(runs.tcpverbs, w.size, w.messages), net: summarize(runs.net, w.size, w.messages), raw: summarize(runs.raw, w.size, w.messages) };
     streams.push({ ...w, paths, ratios: { vsNet: paths.tcpverbs.msgsPerSecond / paths.net.msgsPerSecond, vsRaw: paths.tcpverbs.msgsPerSecond / paths.raw.msgsPerSecond } });

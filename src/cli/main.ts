@@ -118,7 +118,7 @@ export function buildProgram(): Command {
     .option('-r, --rx-depth <dep>', 'receives posted ahead (send tests)', positiveInt('rx-depth', 1, 4096), 512)
     .option('-Q, --cq-mod <n>', 'signal one WR in every n (default 100 for bw, 1 for lat)', positiveInt('cq-mod', 1, 4096))
     .option('-e, --events', 'sleep on CQ events (default busy polling)')
-    .option('--warmup <iters>', 'latency tests: unrecorded iterations first, while V8 compiles the hot path (default 5000)', positiveInt('warmup', 0, 1e9))
+    .option('--warmup <iters>', 'unrecorded iterations first, while V8 compiles the hot path (default 5000 for lat, 0 for bw)', positiveInt('warmup', 0, 1e9))
     .option('--report_gbits', 'report bandwidth in Gb/sec instead of MB/sec')
     .option('--json', 'also print each result row as one JSON line on stderr')
     .action(async (test: PerfTest, host: string | undefined, o: { port: number; size?: number; all?: boolean; iters?: number; duration?: number; txDepth?: number; rxDepth: number; cqMod?: number; warmup?: number; events?: boolean; report_gbits?: boolean; json?: boolean }) => {

@@ -75,17 +75,19 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
 
 /**
  * The responder's part of ib_send_bw: receives kept posted (rx depth), reposted as they complete,
- * until the client's zero-length SEND says the run is over. Returns how many messages arrived.
+ * until the client's zero-length SEND says the run is over. `onWarm` runs when the warm-up
+ * messages are in (the server's cost is counted from there). Returns how many measured messages arrived.
  */
-export async function receiveSends(endpoint: PerfEndpoint, size: number): Promise<number> {
-  const { rxDepth } = endpoint.options;
+export async function receiveSends(endpoint: PerfEndpoint, size: number, onWarm: () => void): Promise<number> {
+  const { rxDepth, warmupIters } = endpoint.options;
   let received = 0;
+  if (warmupIters === 0) onWarm();
   for (;;) {
     const wcs = await endpoint.completions(rxDepth);
     endpoint.postRecvs(wcs.length, size);
     for (const wc of wcs) {
-      if (wc.byteLen === 0) return received;
-      received++;
+      if (wc.byteLen === 0) return received - warmupIters;
+      if (++received === warmupIters) onWarm();
     }
   }
 }

@@ -22,7 +22,7 @@ export interface PerfOptions {
   readonly rxDepth: number;
   /** -Q: one signaled WR every cqMod. */
   readonly cqMod: number;
-  /** --warmup: latency iterations run before the measured ones (not recorded). */
+  /** --warmup: iterations run before the measured ones (not recorded). */
   readonly warmupIters: number;
   /** -e: sleep on completion events instead of busy polling. */
   readonly useEvents: boolean;
@@ -64,7 +64,6 @@ export function checkPerfOptions(o: PerfOptions): PerfOptions {
   if (o.rxDepth < 1 || o.rxDepth > DEVICE_LIMITS.maxQpWr) fail(`rx depth must be in 1..${DEVICE_LIMITS.maxQpWr}, got ${o.rxDepth}`);
   if (o.cqMod < 1 || o.cqMod > o.txDepth) fail(`CQ moderation (-Q ${o.cqMod}) must be in 1..tx depth (${o.txDepth})`);
   if (!Number.isInteger(o.warmupIters) || o.warmupIters < 0) fail(`warm-up iterations must be a non-negative integer, got ${o.warmupIters}`);
-  if (!isLatency(o.test) && o.warmupIters > 0) fail('--warmup applies to latency tests only');
   if (isLatency(o.test) && o.txDepth !== 1) fail(`latency tests keep one message in flight; -t ${o.txDepth} is not allowed`);
   return o;
 }

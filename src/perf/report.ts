@@ -23,7 +23,7 @@ export function banner(o: PerfOptions, local: PeerAddress, remote: PeerAddress):
     ` TX depth        : ${o.txDepth}`,
     ...(o.test === 'send_bw' || o.test === 'send_lat' ? [` RX depth        : ${o.rxDepth}`] : []),
     ` CQ Moderation   : ${o.cqMod}`,
-    ...(isLatency(o.test) ? [` Warm-up iters   : ${o.warmupIters} (not recorded)`] : []),
+    ...(isLatency(o.test) || o.warmupIters > 0 ? [` Warm-up iters   : ${o.warmupIters} (not recorded)`] : []),
     ` Mtu             : 4096[B]`,
     ` Link type       : TCP`,
     ` Max inline data : 0[B]`,

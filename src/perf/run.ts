@@ -104,13 +104,16 @@ function measure(endpoint: PerfEndpoint) {
 /** The client: runs the test and sends its row; the server answers with what it spent. */
 async function drive(endpoint: PerfEndpoint, control: ControlChannel, size: number, remote: PeerAddress): Promise<PerfRow> {
   const { options } = endpoint;
-  const cost = measure(endpoint);
+  let cost = measure(endpoint);
   let row: Omit<PerfRow, 'server'>;
   if (isLatency(options.test)) {
     const samples = await runLatency(endpoint, remote, size, options, true);
     if (samples.length === 0) throw new Error('no latency sample was taken: raise -n or -D');
     row = { test: options.test, size, iterations: samples.length, latencyUsec: latencyFigures(samples), client: cost(samples.length) };
   } else {
+    // Warm-up WRs (--warmup) go first, untimed: the JIT and the kernel's socket buffers settle.
+    if (options.warmupIters > 0) await runBandwidth(endpoint, remote, size, { iters: options.warmupIters, durationSeconds: 0 });
+    cost = measure(endpoint);
     const samples = await runBandwidth(endpoint, remote, size, options);
     if (options.test === 'send_bw') {
       // The zero-length SEND that ends the server's receive loop (not counted).
@@ -128,10 +131,10 @@ async function drive(endpoint: PerfEndpoint, control: ControlChannel, size: numb
 /** The server: the passive half of the test, then the client's row with its own cost added. */
 async function serve(endpoint: PerfEndpoint, control: ControlChannel, size: number, remote: PeerAddress): Promise<PerfRow> {
   const { options } = endpoint;
-  const cost = measure(endpoint);
+  let cost = measure(endpoint);
   let handled = 0;
   if (isLatency(options.test)) handled = (await runLatency(endpoint, remote, size, options, false)).length;
-  else if (options.test === 'send_bw') handled = await receiveSends(endpoint, Math.max(...options.sizes));
+  else if (options.test === 'send_bw') handled = await receiveSends(endpoint, Math.max(...options.sizes), () => { cost = measure(endpoint); });
   const done = await idleUntil(endpoint, control.expect<Done>('done'));
   const row = done.row!;
   const spent = cost(handled > 0 ? handled : row.iterations);
