@@ -88,8 +88,11 @@ export class MemoryTable {
   /** A WR's SGE: the key must be live, in the QP's PD, and cover [addr, addr+length). */
   checkLocal(pdHandle: number, lkey: number, addr: number, length: number, write: boolean): LocalCheck {
     const result = this.judgeLocal(pdHandle, lkey, addr, length, write);
-    const r = this.byLkey.get(lkey);
-    this.observer?.memoryAccess?.({ side: 'local', key: lkey, offset: r === undefined ? null : addr - r.addr, length, op: write ? 'write' : 'read', granted: result.ok });
+    const observe = this.observer?.memoryAccess;
+    if (observe !== undefined) {
+      const r = this.byLkey.get(lkey);
+      observe.call(this.observer, { side: 'local', key: lkey, offset: r === undefined ? null : addr - r.addr, length, op: write ? 'write' : 'read', granted: result.ok });
+    }
     return result;
   }
 

@@ -216,9 +216,15 @@ export class RxParser implements TransportSink {
     const placement = this.handler.onHeader(header);
     if (this.mode === 'dead') return;
     if (placement.kind === 'place') {
-      const placed = placement.segments.reduce((sum, s) => sum + s.byteLength, 0);
+      const { segments } = placement;
+      let placed = 0;
+      let empty = 0;
+      for (const segment of segments) {
+        placed += segment.byteLength;
+        if (segment.byteLength === 0) empty++;
+      }
       if (placed !== length) throw new Error(`RxParser invariant: placement of ${placed} bytes for a ${length}-byte payload`);
-      this.segments = placement.segments.filter((s) => s.byteLength > 0);
+      this.segments = empty === 0 ? segments : segments.filter((s) => s.byteLength > 0);
       this.segmentIndex = 0;
       this.segmentOffset = 0;
       this.finish = placement.done;

@@ -27,4 +27,8 @@ export function resolveSgl(memory: MemoryTable, pdHandle: number, sgList: readon
 }
 
 /** Bytes an SGE list can hold. */
-export const sglCapacity = (sgList: readonly Sge[]) => sgList.reduce((sum, sge) => sum + sge.length, 0);
+export function sglCapacity(sgList: readonly Sge[]): number {
+  let capacity = 0;
+  for (const sge of sgList) capacity += sge.length;
+  return capacity;
+}
