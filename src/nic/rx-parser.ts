@@ -50,6 +50,8 @@ export class RxParser implements TransportSink {
   private mode: Mode;
   private readonly hello = new Uint8Array(HELLO_BYTES);
   private readonly ring = new Uint8Array(STAGING_BYTES);
+  /** The same memory as a Buffer, for copies by offset. */
+  private readonly ringBytes = Buffer.from(this.ring.buffer, this.ring.byteOffset, this.ring.byteLength);
   /** Unparsed bytes are ring[ringStart, ringEnd); outside 'header' mode the ring is empty. */
   private ringStart = 0;
   private ringEnd = 0;
@@ -183,11 +185,18 @@ export class RxParser implements TransportSink {
   /** Moves `count` staged bytes (no more than the payload still needs) to where the payload goes. */
   private copyFromRing(count: number): void {
     while (count > 0 && this.mode === 'payload') {
-      const target = this.payloadTarget();
-      const take = Math.min(count, target.byteLength);
-      if (this.discardLeft === 0) {
-        target.set(this.ring.subarray(this.ringStart, this.ringStart + take));
-        if (this.textBuffer === null) this.counters.rxPayloadBytesCopied += take;
+      let take: number;
+      if (this.discardLeft > 0) {
+        take = Math.min(count, this.discardLeft);
+      } else if (this.textBuffer !== null) {
+        take = Math.min(count, this.textBuffer.byteLength - this.filled);
+        this.ringBytes.copy(this.textBuffer, this.filled, this.ringStart, this.ringStart + take);
+      } else {
+        // Buffer#copy takes offsets: no view is made per copy.
+        const segment = this.segments[this.segmentIndex]!;
+        take = Math.min(count, segment.byteLength - this.segmentOffset);
+        this.ringBytes.copy(segment, this.segmentOffset, this.ringStart, this.ringStart + take);
+        this.counters.rxPayloadBytesCopied += take;
       }
       this.ringStart += take;
       count -= take;
