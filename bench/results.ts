@@ -10,7 +10,7 @@ export const BENCH_PLAN = {
     // `warmup` messages go first, untimed, on every path: V8 compiles the hot path and the kernel
     // grows the socket buffers meanwhile (a 4 KiB run measured from its first message averaged half
     // the rate of one measured after 250 k messages).
-    { size: 64, messages: 400_000, window: 64, warmup: 200_000 },
+    { size: 64, messages: 1_000_000, window: 64, warmup: 400_000 },
     { size: 4096, messages: 150_000, window: 64, warmup: 100_000 },
     { size: 65536, messages: 20_000, window: 16, warmup: 10_000 },
   ],
