@@ -35,11 +35,12 @@ export class Completer {
     if (wqe === undefined) throw new Error('Completer invariant: a receive completion without a posted receive');
     qp.services.observer?.completion?.(qp.qpNum, 'recv', wqe.wrId, status, true);
     const ok = status === 'SUCCESS';
-    this.store(qp.init.recvCq, {
+    const wc: WorkCompletion = {
       wrId: wqe.wrId, status, opcode, byteLen: ok ? byteLen : 0, qpNum: qp.qpNum,
       wcFlags: immData !== undefined && ok ? WcFlags.WITH_IMM : 0, vendorErr: 0,
-      ...(immData !== undefined && ok ? { immData } : {}),
-    }, solicited);
+    };
+    if (immData !== undefined && ok) wc.immData = immData;
+    this.store(qp.init.recvCq, wc, solicited);
   }
 
   /**

@@ -22,20 +22,27 @@ export interface RunLength {
 /** Most WRs a -D run records timestamps for: bounds its memory whatever the duration. */
 const MAX_TIMED = 1 << 22;
 
-function workRequest(endpoint: PerfEndpoint, remote: PeerAddress, size: number, index: number, signaled: boolean): SendWr {
-  const sendFlags = signaled ? SendFlags.SIGNALED : 0;
-  const wrId = BigInt(index);
-  const sgList = [endpoint.sge(size)];
-  switch (verbOf(endpoint.options.test)) {
-    case 'send':
-      return { wrId, opcode: 'SEND', sendFlags, sgList };
-    case 'write':
-      return { wrId, opcode: 'RDMA_WRITE', sendFlags, sgList, rdma: { remoteAddr: remote.addr, rkey: remote.rkey } };
-    case 'read':
-      return { wrId, opcode: 'RDMA_READ', sendFlags, sgList, rdma: { remoteAddr: remote.addr, rkey: remote.rkey } };
-    case 'atomic':
-      return { wrId, opcode: 'ATOMIC_FETCH_AND_ADD', sendFlags, sgList, atomic: { remoteAddr: remote.addr, rkey: remote.rkey, compareAdd: 1n, swap: 0n } };
-  }
+/**
+ * The WR for index `index`: unsignaled WRs share one object per run (the verbs layer reads a WR
+ * when it is posted and keeps nothing of it), as perftest reuses its ibv_send_wr; a signaled WR
+ * carries its index as wrId, which is how completions are counted.
+ */
+function workRequests(endpoint: PerfEndpoint, remote: PeerAddress, size: number): (index: number, signaled: boolean) => SendWr {
+  const make = (wrId: bigint, sendFlags: number): SendWr => {
+    const sgList = [endpoint.sge(size)];
+    switch (verbOf(endpoint.options.test)) {
+      case 'send':
+        return { wrId, opcode: 'SEND', sendFlags, sgList };
+      case 'write':
+        return { wrId, opcode: 'RDMA_WRITE', sendFlags, sgList, rdma: { remoteAddr: remote.addr, rkey: remote.rkey } };
+      case 'read':
+        return { wrId, opcode: 'RDMA_READ', sendFlags, sgList, rdma: { remoteAddr: remote.addr, rkey: remote.rkey } };
+      case 'atomic':
+        return { wrId, opcode: 'ATOMIC_FETCH_AND_ADD', sendFlags, sgList, atomic: { remoteAddr: remote.addr, rkey: remote.rkey, compareAdd: 1n, swap: 0n } };
+    }
+  };
+  const unsignaled = make(0n, 0);
+  return (index, signaled) => (signaled ? make(BigInt(index), SendFlags.SIGNALED) : unsignaled);
 }
 
 /**
@@ -44,6 +51,7 @@ function workRequest(endpoint: PerfEndpoint, remote: PeerAddress, size: number, 
  */
 export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, size: number, length: RunLength): Promise<BwSamples> {
   const { txDepth, cqMod } = endpoint.options;
+  const workRequest = workRequests(endpoint, remote, size);
   const timed = length.durationSeconds > 0 ? MAX_TIMED : length.iters;
   const posted = new Float64Array(timed);
   const completed = new Float64Array(timed);
@@ -58,7 +66,7 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
       // With -D the run ends at the deadline, on a signaled WR, so that every WR is accounted for.
       if (now >= deadline && total === timed) total = Math.min(timed, Math.ceil(Math.max(next, 1) / cqMod) * cqMod);
       for (; next < total && next - done < txDepth; next++) {
-        batch.push(workRequest(endpoint, remote, size, next, (next + 1) % cqMod === 0 || next === total - 1));
+        batch.push(workRequest(next, (next + 1) % cqMod === 0 || next === total - 1));
         posted[next] = now;
       }
       if (batch.length > 0) endpoint.qp.postSend(batch);

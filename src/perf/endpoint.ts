@@ -68,10 +68,15 @@ export class PerfEndpoint {
     return { addr: this.mr.addr, length, lkey: this.mr.lkey };
   }
 
+  /** Receives over the MR's first `size` bytes; one WR object serves every post of a size, as perftest reuses its ibv_recv_wr. */
   postRecvs(count: number, size: number): void {
     if (count <= 0) return;
-    this.qp.postRecv(Array.from({ length: count }, () => ({ wrId: 0n, sgList: [this.sge(size)] })));
+    if (this.recvWr?.sgList[0]!.length !== size) this.recvWr = { wrId: 0n, sgList: [this.sge(size)] };
+    const wr = this.recvWr;
+    this.qp.postRecv(count === 1 ? wr : Array.from({ length: count }, () => wr));
   }
+
+  private recvWr: { wrId: bigint; sgList: { addr: number; length: number; lkey: number }[] } | null = null;
 
   /**
    * Completions, waiting for at least one. Busy polling (perftest's default) yields to the event
