@@ -107,7 +107,9 @@ export class TxBatch {
     this.staging.takeRun(this.takeChunk);
     const released = this.staging.seal();
     if (this.chunks.length === 0 || this.transport.closed) {
+      // Nothing will be written: the blocks it reserved are free again.
       this.chunks = [];
+      released();
       return;
     }
     const all = this.chunks;

@@ -6,7 +6,11 @@ const SPARE_BLOCKS = 2;
 
 interface Block {
   readonly bytes: Uint8Array;
-  /** Batches handed to the transport that point into this block and are not written yet. */
+  /**
+   * Batches that point into this block and are not written yet, counting the one being built
+   * from its first reservation here: no byte a batch points at is handed out again before the
+   * kernel has it.
+   */
   unwritten: number;
 }
 
@@ -28,13 +32,16 @@ export class TxStaging {
   /** Room for `bytes` contiguous bytes after what the current run holds; returns where they go. */
   reserve(bytes: number, takeRun: (run: Uint8Array) => void): Uint8Array {
     if (bytes > BLOCK_BYTES) throw new RangeError(`TxStaging: ${bytes} bytes exceed a ${BLOCK_BYTES}-byte block`);
-    if (this.current.unwritten === 0 && this.runStart === this.used && !this.touched.includes(this.current)) this.used = this.runStart = 0;
+    if (this.current.unwritten === 0 && this.runStart === this.used) this.used = this.runStart = 0;
     if (this.used + bytes > BLOCK_BYTES) {
       this.takeRun(takeRun);
       this.current = this.spare.pop() ?? { bytes: new Uint8Array(BLOCK_BYTES), unwritten: 0 };
       this.used = this.runStart = 0;
     }
-    if (!this.touched.includes(this.current)) this.touched.push(this.current);
+    if (!this.touched.includes(this.current)) {
+      this.touched.push(this.current);
+      this.current.unwritten++;
+    }
     const at = this.used;
     this.used += bytes;
     return this.current.bytes.subarray(at, at + bytes);
@@ -52,14 +59,20 @@ export class TxStaging {
     this.runStart = this.used;
   }
 
-  /** The batch is handed over: returns what to call once it is written. */
+  /**
+   * The batch is complete: returns what to call once it is written, or at once if it never will
+   * be (nothing to send, a closed transport). Called exactly once per batch.
+   */
   seal(): () => void {
     const blocks = this.touched;
     this.touched = [];
-    for (const block of blocks) block.unwritten++;
+    let released = false;
     return () => {
+      if (released) throw new Error('TxStaging invariant: a batch released twice');
+      released = true;
       for (const block of blocks) {
         block.unwritten--;
+        if (block.unwritten < 0) throw new Error('TxStaging invariant: a block released more often than it was used');
         if (block.unwritten === 0 && block !== this.current && this.spare.length < SPARE_BLOCKS) this.spare.push(block);
       }
     };

@@ -101,9 +101,8 @@ export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: R
 /** ibv_post_recv's checks of one WR's shape. */
 export function checkRecvWr(input: RecvWr, index: number, cap: Readonly<QpCap>): RecvRequest {
   if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
-  // Each field read once (getters, proxies), into locals: what is checked is what is posted.
-  const rawWrId: unknown = input.wrId;
-  const rawSgList: unknown = input.sgList;
-  const wrId = isU64(rawWrId) ? rawWrId : requireU64(`wr[${index}].wrId`, rawWrId, index);
-  return { wrId, sgList: checkSgList(rawSgList ?? [], cap.maxRecvSge, () => `wr[${index}]`, index) };
+  // Own fields only, each read once (getters, proxies), as checkSendWr reads them.
+  const wr: RecvWr = { ...input };
+  const wrId = isU64(wr.wrId) ? wr.wrId : requireU64(`wr[${index}].wrId`, wr.wrId, index);
+  return { wrId, sgList: checkSgList(wr.sgList ?? [], cap.maxRecvSge, () => `wr[${index}]`, index) };
 }

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { TxStaging } from '../../src/nic/tx-staging.js';
+import { TxBatch, type TxCounters } from '../../src/nic/tx-batch.js';
+import { FRAME_HEADER_BYTES, decodeHeader } from '../../src/wire/frame.js';
+import type { Scheduler, Transport } from '../../src/transport/types.js';
+
+/** Found by a hostile-input review: a block the batch being built points into was reused. */
+describe('Tx staging: no byte a batch points at is handed out again before it is written', () => {
+  it('a block an unsealed batch points into stays out of the spares when an older batch is written', () => {
+    const staging = new TxStaging();
+    const chunks: Uint8Array[] = [];
+    const take = (c: Uint8Array) => { chunks.push(c); };
+    staging.reserve(100, take).fill(0xaa);
+    staging.takeRun(take);
+    const releaseA = staging.seal();
+    chunks.length = 0;
+    // Batch B fills the rest of block X, then moves to a new block.
+    for (let i = 0; i < 9; i++) staging.reserve(8000, take).fill(0xbb);
+    const bChunkInX = chunks[0]!;
+    expect(bChunkInX.byteLength).toBe(64000);
+    releaseA();
+    // More of B: it must not get X back while B's chunk in X is unsent.
+    for (let i = 0; i < 8; i++) staging.reserve(8000, take).fill(0xcc);
+    expect(bChunkInX.every((b) => b === 0xbb)).toBe(true);
+  });
+
+  it('a batch built across I/O events (refills flushed `soon`) goes out intact when an older write completes in between', () => {
+    const written: { chunks: Uint8Array[]; done?: () => void }[] = [];
+    const transport = { closed: false, writev(chunks: readonly Uint8Array[], done?: () => void) { written.push({ chunks: [...chunks], ...(done ? { done } : {}) }); } } as unknown as Transport;
+    const soon: (() => void)[] = [];
+    const scheduler: Scheduler = { defer: (t) => t(), soon: (t) => { soon.push(t); } };
+    const counters: TxCounters = { framesSent: 0, bytesSent: 0, txPayloadBytesCopied: 0 };
+    const tx = new TxBatch(transport, counters, scheduler, () => { throw new Error('overflow'); });
+    const payload = (fill: number) => [new Uint8Array(8000).fill(fill)];
+    tx.frame({ opcode: 'SEND', flags: 0, psn: 0, payloadLength: 8000 }, payload(0));
+    tx.flush(); // batch A: its write is pending
+    for (let psn = 1; psn <= 8; psn++) tx.frame({ opcode: 'SEND', flags: 0, psn, payloadLength: 8000 }, payload(psn));
+    tx.flushSoon(); // as the requester's refill after an ACK
+    written[0]!.done!(); // A is written in the same I/O phase
+    for (let psn = 9; psn <= 17; psn++) tx.frame({ opcode: 'SEND', flags: 0, psn, payloadLength: 8000 }, payload(psn));
+    for (const task of soon.splice(0)) task();
+    const wire = Buffer.concat(written[1]!.chunks);
+    const psns: number[] = [];
+    for (let at = 0; at < wire.byteLength;) {
+      const h = decodeHeader(wire.subarray(at, at + FRAME_HEADER_BYTES), { maxPayload: 1 << 30 });
+      if (!h.ok) throw new Error(`at ${at}: ${h.reason}`);
+      psns.push(h.value.psn);
+      expect(wire.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + h.value.payloadLength).every((x) => x === h.value.psn)).toBe(true);
+      at += FRAME_HEADER_BYTES + h.value.payloadLength;
+    }
+    expect(psns).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+  });
+
+  it('a batch that sends nothing (a refused header) frees its block: once written, the block restarts at its front', () => {
+    const written: { chunks: Uint8Array[]; done?: () => void }[] = [];
+    const transport = { closed: false, writev(chunks: readonly Uint8Array[], done?: () => void) { written.push({ chunks: [...chunks], ...(done ? { done } : {}) }); } } as unknown as Transport;
+    const scheduler: Scheduler = { defer: (t) => t(), soon: (t) => t() };
+    const tx = new TxBatch(transport, { framesSent: 0, bytesSent: 0, txPayloadBytesCopied: 0 }, scheduler, () => {});
+    expect(() => tx.frame({ opcode: 'ACK', flags: 0, psn: 0x1000000, payloadLength: 0 })).toThrow('psn must be an integer in 0..16777215');
+    tx.flush(); // nothing to send
+    for (let batch = 0; batch < 3; batch++) {
+      tx.frame({ opcode: 'ACK', flags: 0, psn: batch, payloadLength: 0 });
+      tx.flush();
+      const chunk = written.at(-1)!.chunks[0]!;
+      expect(chunk.byteOffset).toBe(0);
+      written.at(-1)!.done!();
+    }
+  });
+});
