@@ -96,20 +96,21 @@ export class Requester {
     if (wqe.psn === -1) wqe.rnrRetriesLeft = qp.attrs.rnrRetry === RNR_FOREVER ? Infinity : qp.attrs.rnrRetry;
     qp.sq.markSent(wqe, psn);
     const local = wqe.local ?? [];
+    const owned = wqe.inline !== null;
     const remote = wqe.remote!;
     switch (wqe.opcode) {
       case 'SEND':
-        tx.frame({ opcode: 'SEND', flags, psn, payloadLength: wqe.length }, local);
+        tx.frame({ opcode: 'SEND', flags, psn, payloadLength: wqe.length }, local, owned);
         break;
       case 'SEND_WITH_IMM':
-        tx.frame({ opcode: 'SEND_WITH_IMM', flags, psn, payloadLength: wqe.length, immData: wqe.immData ?? 0 }, local);
+        tx.frame({ opcode: 'SEND_WITH_IMM', flags, psn, payloadLength: wqe.length, immData: wqe.immData ?? 0 }, local, owned);
         break;
       case 'RDMA_WRITE':
       case 'RDMA_WRITE_WITH_IMM':
         tx.frame({
           opcode: wqe.opcode, flags, psn, payloadLength: wqe.length, remoteAddr: remote.addr, rkey: remote.rkey,
           ...(wqe.opcode === 'RDMA_WRITE_WITH_IMM' ? { immData: wqe.immData ?? 0 } : {}),
-        }, local);
+        }, local, owned);
         break;
       case 'RDMA_READ':
         this.outstandingRdAtomic++;

@@ -8,7 +8,7 @@ const { maxBatchChunks: MAX_BATCH_CHUNKS, maxUnwrittenBatches: MAX_UNWRITTEN_BAT
 export interface TxCounters {
   framesSent: number;
   bytesSent: number;
-  /** Small payloads packed behind their headers (and inline data, copied at post). */
+  /** Small payloads packed behind their headers (and inline data, copied once, at post). */
   txPayloadBytesCopied: number;
 }
 
@@ -37,19 +37,17 @@ export class TxBatch {
     private readonly onOverflow: () => void,
   ) {}
 
-  frame(header: FrameHeader, payload: readonly Uint8Array[] = []): void {
+  /**
+   * `owned`: the payload is already the NIC's own copy (inline data, copied at post); it goes out
+   * as it is and is never copied a second time.
+   */
+  frame(header: FrameHeader, payload: readonly Uint8Array[] = [], owned = false): void {
     // Responses and NAKs must not overtake the ACK of requests handled before them.
-    if (this.pendingAckPsn !== null && header.opcode !== 'ACK') {
-      const psn = this.pendingAckPsn;
-      this.pendingAckPsn = null;
-      this.unackedRequests = 0;
-      this.unackedBytes = 0;
-      this.frame({ opcode: 'ACK', flags: 0, psn, payloadLength: 0 });
-    }
+    if (header.opcode !== 'ACK') this.emitPendingAck();
     let length = 0;
     for (const chunk of payload) length += chunk.byteLength;
     if (length !== header.payloadLength) throw new Error(`TxBatch invariant: ${header.opcode} payload ${length} != header ${header.payloadLength}`);
-    const packed = length < TX_COPYBREAK;
+    const packed = !owned && length < TX_COPYBREAK;
     const room = this.staging.reserve(FRAME_HEADER_BYTES + (packed ? length : 0), this.takeChunk);
     try {
       encodeHeader(header, room);
@@ -85,6 +83,15 @@ export class TxBatch {
     else this.flushSoon();
   }
 
+  /** The coalesced ACK, if one is pending, as the next frame of the batch. */
+  private emitPendingAck(): void {
+    const psn = this.pendingAckPsn;
+    if (psn === null) return;
+    this.pendingAckPsn = null;
+    this.unackedRequests = 0;
+    this.unackedBytes = 0;
+    this.frame({ opcode: 'ACK', flags: 0, psn, payloadLength: 0 });
+  }
 
   /** Flushes after the current I/O phase, so that ACKs for frames read together share a write. */
   flushSoon(): void {
@@ -97,13 +104,7 @@ export class TxBatch {
   }
 
   flush(): void {
-    if (this.pendingAckPsn !== null) {
-      const psn = this.pendingAckPsn;
-      this.pendingAckPsn = null;
-      this.unackedRequests = 0;
-      this.unackedBytes = 0;
-      this.frame({ opcode: 'ACK', flags: 0, psn, payloadLength: 0 });
-    }
+    this.emitPendingAck();
     this.staging.takeRun(this.takeChunk);
     const released = this.staging.seal();
     if (this.chunks.length === 0 || this.transport.closed) {
@@ -127,5 +128,4 @@ export class TxBatch {
       this.transport.writev(batch, last ? () => { this.unwritten--; released(); } : () => { this.unwritten--; });
     }
   }
-
 }

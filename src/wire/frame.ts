@@ -111,15 +111,15 @@ export function encodeHeader(header: FrameHeader, out: Uint8Array): void {
   if (out.byteLength < FRAME_HEADER_BYTES) throw new WireEncodeError(`header buffer holds ${out.byteLength} bytes, needs ${FRAME_HEADER_BYTES}`);
   // Encoded into a scratch header first so that `out` stays untouched when a field is refused.
   HEADER_SCRATCH.fill(0);
-  encodeInto(header, HEADER_SCRATCH);
+  encodeIntoScratch(header);
   out.set(HEADER_SCRATCH);
 }
 
 const HEADER_SCRATCH = new Uint8Array(FRAME_HEADER_BYTES);
 const SCRATCH_VIEW = new DataView(HEADER_SCRATCH.buffer);
 
-function encodeInto(header: FrameHeader, out: Uint8Array): void {
-  const v = out === HEADER_SCRATCH ? SCRATCH_VIEW : view(out);
+function encodeIntoScratch(header: FrameHeader): void {
+  const v = SCRATCH_VIEW;
   requireU32('flags', header.flags, KNOWN_FLAGS);
   requireU32('psn', header.psn, MAX_PSN);
   requireU32('payloadLength', header.payloadLength);
