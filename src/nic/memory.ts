@@ -49,11 +49,22 @@ export class MemoryTable {
   private readonly byRkey = new Map<number, Registration>();
   private readonly usedKeys = new Set<number>();
   private nextAddress = ADDRESS_BASE + randomInt(1 << 20) * ADDRESS_ALIGN;
+  /** Bumped by every deregistration: what was resolved under an older generation may be stale. */
+  private deregistrations = 0;
 
   constructor(private readonly maxRegistrations: number, private readonly observer: VerbsObserver | null = null) {}
 
   get size(): number {
     return this.byLkey.size;
+  }
+
+  get generation(): number {
+    return this.deregistrations;
+  }
+
+  /** Someone watches every memory access, so no check may be skipped by a cache. */
+  get observed(): boolean {
+    return this.observer?.memoryAccess !== undefined;
   }
 
   private freshKey(): number {
@@ -80,6 +91,7 @@ export class MemoryTable {
   }
 
   deregister(registration: Registration): void {
+    this.deregistrations++;
     this.byLkey.delete(registration.lkey);
     this.byRkey.delete(registration.rkey);
     this.observer?.mrDeregistered?.(registration.lkey);

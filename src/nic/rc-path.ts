@@ -4,7 +4,7 @@ import { closeGracefully } from './graceful-close.js';
 import type { DataPath, NicQp } from './qp.js';
 import { Requester } from './requester.js';
 import { Responder } from './responder.js';
-import { RxParser, type FrameHandler, type Placement } from './rx-parser.js';
+import { DISCARD, RxParser, type FrameHandler, type Placement } from './rx-parser.js';
 import { TxBatch } from './tx-batch.js';
 
 /** The decoder accepts any u32 payload length; the responder refuses what exceeds maxMessage with the IB error. */
@@ -198,7 +198,7 @@ export class RcPath implements DataPath, FrameHandler {
 
   onHeader(header: FrameHeader): Placement {
     const { qp } = this;
-    if (qp.state === 'ERR' || qp.state === 'RESET') return { kind: 'discard' };
+    if (qp.state === 'ERR' || qp.state === 'RESET') return DISCARD;
     switch (header.opcode) {
       case 'ACK':
       case 'NAK':

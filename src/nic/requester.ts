@@ -4,7 +4,7 @@ import type { TimerHandle } from '../transport/types.js';
 import { FrameFlag, psnAdd, psnDistance, type FrameHeader } from '../wire/frame.js';
 import type { NicQp } from './qp.js';
 import type { RcPath } from './rc-path.js';
-import type { Placement } from './rx-parser.js';
+import { DISCARD, type Placement } from './rx-parser.js';
 import { pin } from './memory.js';
 import { resolveSgl } from './sgl.js';
 import { RNR_TIMER_MS, ackTimeoutMs, isReadOrAtomic, type SendWqe } from './work-queues.js';
@@ -136,7 +136,7 @@ export class Requester {
     const oldest = qp.sq.oldestInFlight();
     if (oldest === undefined || psnDistance(oldest.psn, header.psn) < 0) {
       // IB discards a duplicate ACK for work already acknowledged: it is no progress.
-      if (header.opcode === 'ACK' && psnDistance(header.psn, this.nextPsn) > 0) return { kind: 'discard' };
+      if (header.opcode === 'ACK' && psnDistance(header.psn, this.nextPsn) > 0) return DISCARD;
       return this.protocolError(`${header.opcode} for PSN ${header.psn}, which answers nothing in flight`);
     }
     switch (header.opcode) {
@@ -156,7 +156,7 @@ export class Requester {
         const destination = wqe.local?.[0];
         if (destination !== undefined) new DataView(destination.buffer, destination.byteOffset, 8).setBigUint64(0, header.original, true);
         this.retire(wqe);
-        return { kind: 'discard' };
+        return DISCARD;
       }
       default:
         return this.protocolError(`unexpected ${header.opcode}`);
@@ -170,7 +170,7 @@ export class Requester {
     if (unanswered !== null) return this.protocolError(unanswered);
     this.ackThrough(psn);
     this.progress();
-    return { kind: 'discard' };
+    return DISCARD;
   }
 
   /** The WQE a READ or atomic response answers; the response implicitly acknowledges everything before it. */
@@ -244,7 +244,7 @@ export class Requester {
         this.fail(wqe, 'REM_OP_ERR', { kind: 'REMOTE_NAK', nak: 'REM_OP_ERR', reason: `send WR ${wqe.wrId}: the responder could not complete the operation` });
         break;
     }
-    return { kind: 'discard' };
+    return DISCARD;
   }
 
   private fail(wqe: SendWqe, status: WcStatus, cause: QpErrorCause): void {
@@ -271,7 +271,7 @@ export class Requester {
 
   private protocolError(reason: string): Placement {
     this.qp.fail({ kind: 'LOCAL_ERROR', fault: 'invalid-request', reason: `protocol error from the peer: ${reason}` });
-    return { kind: 'discard' };
+    return DISCARD;
   }
 
   // ---- timers ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import { FrameFlag, psnAdd, psnDistance, type FrameHeader, type NakCodeName } fr
 import type { Registration, RemoteOp } from './memory.js';
 import type { NicQp } from './qp.js';
 import type { RcPath } from './rc-path.js';
-import type { Placement } from './rx-parser.js';
+import { DISCARD, type Placement } from './rx-parser.js';
 import { resolveSgl, sglCapacity } from './sgl.js';
 
 type RequestHeader = Exclude<FrameHeader, { opcode: 'ACK' | 'NAK' | 'RDMA_READ_RESPONSE' | 'ATOMIC_RESPONSE' | 'TERMINATE' }>;
@@ -19,8 +19,20 @@ export class Responder {
   private expectedPsn = 0;
   /** After a NAK the requester rewinds: requests until the NAKed PSN comes again are dropped. */
   private dropping = false;
+  /**
+   * Where the payload of the SEND or WRITE being read goes. The parser reads one payload at a
+   * time and lets go of its placement at `done`, so one object serves every request of the QP
+   * (no object or closure per message); `placed` says what `done` completes.
+   */
+  private readonly placing: { kind: 'place'; segments: readonly Uint8Array[]; regions: readonly Registration[]; done: () => void };
+  private readonly placed = { psn: 0, length: 0, recv: null as 'RECV' | 'RECV_RDMA_WITH_IMM' | null, immData: undefined as number | undefined, solicited: false };
+  /** The one segment and region of a WRITE: an RDMA target is one contiguous MR range. */
+  private readonly writeSegment: Uint8Array[] = [];
+  private readonly writeRegion: Registration[] = [];
 
-  constructor(private readonly qp: NicQp, private readonly path: RcPath) {}
+  constructor(private readonly qp: NicQp, private readonly path: RcPath) {
+    this.placing = { kind: 'place', segments: this.writeSegment, regions: this.writeRegion, done: () => this.finishPlaced() };
+  }
 
   reset(rqPsn: number): void {
     this.expectedPsn = rqPsn;
@@ -34,15 +46,15 @@ export class Responder {
     if (!RECEIVING_STATES.has(qp.state)) return this.fatal('invalid-request', `${request.opcode} while the QP is ${qp.state}`);
     const distance = psnDistance(this.expectedPsn, request.psn);
     if (distance !== 0) {
-      if (this.dropping && distance > 0) return { kind: 'discard' };
+      if (this.dropping && distance > 0) return DISCARD;
       if (distance < 0) {
         // A duplicate: acknowledge again what was already done (IB's duplicate handling).
         this.path.tx?.ack(psnAdd(this.expectedPsn, 0xffffff), 0);
-        return { kind: 'discard' };
+        return DISCARD;
       }
       this.nak('PSN_SEQUENCE_ERROR', this.expectedPsn);
       this.dropping = true;
-      return { kind: 'discard' };
+      return DISCARD;
     }
     this.dropping = false;
     const tooLong = this.exceedsMaxMessage(request);
@@ -85,15 +97,25 @@ export class Responder {
       return this.fatal('fatal', `receive WR ${wqe.wrId}: ${resolved.reason}`, false);
     }
     qp.services.observer?.started?.(qp.qpNum, 'recv', wqe.wrId);
-    return {
-      kind: 'place',
-      segments: resolved.views,
-      regions: resolved.regions,
-      done: () => {
-        qp.completer.completeRecv('SUCCESS', request.payloadLength, 'RECV', immData, solicited);
-        this.accepted(request.psn, request.payloadLength);
-      },
-    };
+    return this.place(resolved.views, resolved.regions, request.psn, request.payloadLength, 'RECV', immData, solicited);
+  }
+
+  private place(segments: readonly Uint8Array[], regions: readonly Registration[], psn: number, length: number, recv: 'RECV' | 'RECV_RDMA_WITH_IMM' | null, immData: number | undefined, solicited: boolean): Placement {
+    const { placing, placed } = this;
+    placing.segments = segments;
+    placing.regions = regions;
+    placed.psn = psn;
+    placed.length = length;
+    placed.recv = recv;
+    placed.immData = immData;
+    placed.solicited = solicited;
+    return placing;
+  }
+
+  private finishPlaced(): void {
+    const { psn, length, recv, immData, solicited } = this.placed;
+    if (recv !== null) this.qp.completer.completeRecv('SUCCESS', length, recv, immData, solicited);
+    this.accepted(psn, length);
   }
 
   /** A message larger than this end's maxMessage (announced in its HELLO) is an invalid request. */
@@ -109,35 +131,29 @@ export class Responder {
     // The immediate consumes a receive: with none posted nothing may be placed yet.
     if (withImm && qp.rq.length === 0) return this.receiverNotReady(request.psn);
     const target = this.remote(request.remoteAddr, request.rkey, request.payloadLength, 'write', request.psn);
-    if (target === null) return { kind: 'discard' };
+    if (target === null) return DISCARD;
     const solicited = (request.flags & FrameFlag.SOLICITED) !== 0;
     if (withImm) qp.services.observer?.started?.(qp.qpNum, 'recv', qp.rq[0]!.wrId);
-    return {
-      kind: 'place',
-      segments: [target.view],
-      regions: [target.region],
-      done: () => {
-        if (withImm) qp.completer.completeRecv('SUCCESS', request.payloadLength, 'RECV_RDMA_WITH_IMM', request.immData ?? 0, solicited);
-        this.accepted(request.psn, request.payloadLength);
-      },
-    };
+    this.writeSegment[0] = target.view;
+    this.writeRegion[0] = target.region;
+    return this.place(this.writeSegment, this.writeRegion, request.psn, request.payloadLength, withImm ? 'RECV_RDMA_WITH_IMM' : null, withImm ? (request.immData ?? 0) : undefined, solicited);
   }
 
   private onRead(request: Extract<RequestHeader, { opcode: 'RDMA_READ_REQUEST' }>): Placement {
-    if (this.noReadCredits(request.psn)) return { kind: 'discard' };
+    if (this.noReadCredits(request.psn)) return DISCARD;
     const source = this.remote(request.remoteAddr, request.rkey, request.length, 'read', request.psn);
-    if (source === null) return { kind: 'discard' };
+    if (source === null) return DISCARD;
     this.expectedPsn = psnAdd(this.expectedPsn, 1);
     // Zero copy: the response's payload is a view of the MR, read by the kernel at send time.
     this.path.tx?.frame({ opcode: 'RDMA_READ_RESPONSE', flags: 0, psn: request.psn, payloadLength: request.length }, [source.view]);
     this.path.tx?.flushSoon();
-    return { kind: 'discard' };
+    return DISCARD;
   }
 
   private onAtomic(request: Extract<RequestHeader, { opcode: 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD' }>): Placement {
-    if (this.noReadCredits(request.psn)) return { kind: 'discard' };
+    if (this.noReadCredits(request.psn)) return DISCARD;
     const target = this.remote(request.remoteAddr, request.rkey, 8, 'atomic', request.psn);
-    if (target === null) return { kind: 'discard' };
+    if (target === null) return DISCARD;
     // The event loop makes this read-modify-write atomic with respect to every other QP.
     const word = new DataView(target.view.buffer, target.view.byteOffset, 8);
     const original = word.getBigUint64(0, true);
@@ -149,7 +165,7 @@ export class Responder {
     this.expectedPsn = psnAdd(this.expectedPsn, 1);
     this.path.tx?.frame({ opcode: 'ATOMIC_RESPONSE', flags: 0, psn: request.psn, payloadLength: 0, original });
     this.path.tx?.flushSoon();
-    return { kind: 'discard' };
+    return DISCARD;
   }
 
   /**
@@ -186,7 +202,7 @@ export class Responder {
   private receiverNotReady(psn: number): Placement {
     this.nak('RNR', psn);
     this.dropping = true;
-    return { kind: 'discard' };
+    return DISCARD;
   }
 
   private accepted(psn: number, payloadBytes: number): void {
@@ -203,6 +219,6 @@ export class Responder {
   private fatal(fault: 'access' | 'invalid-request' | 'fatal', reason: string, nakFirst = true): Placement {
     if (nakFirst) this.nak('INVALID_REQUEST', this.expectedPsn);
     this.qp.fail({ kind: 'LOCAL_ERROR', fault, reason });
-    return { kind: 'discard' };
+    return DISCARD;
   }
 }

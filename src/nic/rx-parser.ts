@@ -1,10 +1,12 @@
-import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHeader, decodeHello, type FrameHeader, type Hello } from '../wire/frame.js';
+import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHello, parseHeaderAt, type FrameHeader, type Hello } from '../wire/frame.js';
 import type { TransportCloseReason, TransportSink } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { DISCARD_AREA } from './discard-area.js';
 import { pin, release, type Registration } from './memory.js';
 
 const { rxStagingBytes: STAGING_BYTES, rxCopybreakBytes: COPYBREAK } = NIC_LIMITS;
+const NO_SEGMENTS: readonly Uint8Array[] = Object.freeze([]);
+const NO_REGIONS: readonly Registration[] = Object.freeze([]);
 
 /** Where a frame's payload goes: straight into final memory, or thrown away. */
 export type Placement =
@@ -13,6 +15,9 @@ export type Placement =
   | { kind: 'discard'; done?: () => void }
   /** Small control text (TERMINATE reasons), copied out of the stream. */
   | { kind: 'text'; done: (text: string) => void };
+
+/** The payload (if any) is dropped and nothing follows: one shared object, as most frames answer this. */
+export const DISCARD: Placement = Object.freeze({ kind: 'discard' });
 
 /** What the QP engine does with a stream of frames. */
 export interface FrameHandler {
@@ -60,14 +65,14 @@ export class RxParser implements TransportSink {
   /** The payload being read is small: its bytes, and whatever follows them, go through the ring. */
   private stagePayload = false;
   private filled = 0;
-  private segments: readonly Uint8Array[] = [];
+  private segments: readonly Uint8Array[] = NO_SEGMENTS;
   private segmentIndex = 0;
   private segmentOffset = 0;
   private discardLeft = 0;
   private textBuffer: Uint8Array | null = null;
   private finish: (() => void) | null = null;
   /** The regions the payload being read lands in (released when it is placed or the QP fails). */
-  private pinned: readonly Registration[] = [];
+  private pinned: readonly Registration[] = NO_REGIONS;
   private target: Uint8Array | null = null;
 
   constructor(
@@ -156,7 +161,7 @@ export class RxParser implements TransportSink {
     while (this.mode === 'header' && this.ringEnd - this.ringStart >= FRAME_HEADER_BYTES) {
       const at = this.ringStart;
       this.ringStart += FRAME_HEADER_BYTES;
-      this.onHeader(this.ring.subarray(at, at + FRAME_HEADER_BYTES));
+      this.onHeader(at);
       if ((this.mode as Mode) !== 'payload') continue;
       // The payload's first bytes may already be here: copy what the ring holds, read the rest.
       const staged = Math.min(this.ringEnd - this.ringStart, this.payloadLeft());
@@ -206,7 +211,7 @@ export class RxParser implements TransportSink {
 
   private unpin(): void {
     release(this.pinned);
-    this.pinned = [];
+    this.pinned = NO_REGIONS;
   }
 
   private malformed(reason: string): void {
@@ -214,11 +219,10 @@ export class RxParser implements TransportSink {
     this.handler.onMalformed(reason);
   }
 
-  private onHeader(bytes: Uint8Array): void {
-    const decoded = decodeHeader(bytes, { maxPayload: this.maxPayload });
-    if (!decoded.ok) return this.malformed(decoded.reason);
+  private onHeader(at: number): void {
+    const header = parseHeaderAt(this.ring, at, this.maxPayload);
+    if (typeof header === 'string') return this.malformed(header);
     this.counters.framesReceived++;
-    const header = decoded.value;
     const length = header.payloadLength;
     this.headerOnly = length >= COPYBREAK;
     this.stagePayload = !this.headerOnly;
@@ -237,7 +241,7 @@ export class RxParser implements TransportSink {
       this.segmentIndex = 0;
       this.segmentOffset = 0;
       this.finish = placement.done;
-      this.pinned = placement.regions ?? [];
+      this.pinned = placement.regions ?? NO_REGIONS;
       pin(this.pinned);
     } else if (placement.kind === 'discard') {
       this.discardLeft = length;
@@ -276,7 +280,7 @@ export class RxParser implements TransportSink {
     const finish = this.finish;
     this.finish = null;
     this.unpin();
-    this.segments = [];
+    this.segments = NO_SEGMENTS;
     this.textBuffer = null;
     this.filled = 0;
     this.discardLeft = 0;

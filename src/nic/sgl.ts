@@ -1,15 +1,19 @@
 import type { Sge } from '../abi/types.js';
 import type { MemoryTable, Registration } from './memory.js';
 
-export type SglResolution = { readonly ok: true; readonly views: Uint8Array[]; readonly regions: Registration[] } | { readonly ok: false; readonly reason: string };
+export type SglResolution = { readonly ok: true; readonly views: readonly Uint8Array[]; readonly regions: readonly Registration[] } | { readonly ok: false; readonly reason: string };
+
+const NOTHING: SglResolution = Object.freeze({ ok: true, views: Object.freeze([]), regions: Object.freeze([]) });
 
 /**
  * The one place an SGE list becomes memory: each SGE is checked against the MR table (live key,
  * same PD, inside the region, LOCAL_WRITE when the NIC writes) at the moment the NIC uses it, as
  * hardware does, and cut so that the views cover exactly `length` bytes (all of them by default).
  * Empty SGEs contribute nothing. The caller has checked that the list holds `length` bytes.
+ * The result may be shared and is then frozen: callers read it and never change it.
  */
 export function resolveSgl(memory: MemoryTable, pdHandle: number, sgList: readonly Sge[], access: 'read' | 'write', length = Infinity): SglResolution {
+  if (sgList.length === 1) return resolveOne(memory, pdHandle, sgList[0]!, access === 'write', length);
   const views: Uint8Array[] = [];
   const regions: Registration[] = [];
   let left = length;
@@ -24,6 +28,54 @@ export function resolveSgl(memory: MemoryTable, pdHandle: number, sgList: readon
     left -= take;
   }
   return { ok: true, views, regions };
+}
+
+/** A resolution of a one-SGE list, good for the table and generation it was made under. */
+interface CachedResolution {
+  memory: MemoryTable | null;
+  generation: number;
+  pdHandle: number;
+  lkey: number;
+  addr: number;
+  take: number;
+  write: boolean;
+  result: SglResolution;
+}
+
+/**
+ * Applications repost the same few SGEs (perftest posts one WR again and again), so a one-SGE
+ * list resolved before is answered from here, as a NIC answers from its MTT cache: no table
+ * lookup, and no view or arrays made per WR. A hit matches every input of the check exactly; a
+ * deregistration (a new generation) invalidates every entry; refusals are never cached; with an
+ * observer watching memory accesses the cache is bypassed, so every check is seen.
+ */
+const CACHE_SLOTS = 8;
+const cache: CachedResolution[] = Array.from({ length: CACHE_SLOTS }, () => ({ memory: null, generation: 0, pdHandle: 0, lkey: 0, addr: 0, take: 0, write: false, result: NOTHING }));
+
+function resolveOne(memory: MemoryTable, pdHandle: number, sge: Sge, write: boolean, length: number): SglResolution {
+  const take = Math.min(length, sge.length);
+  if (take === 0) return NOTHING;
+  const { lkey, addr } = sge;
+  if (memory.observed) return checkOne(memory, pdHandle, lkey, addr, take, write);
+  const entry = cache[((lkey ^ take) + (addr & 0xffff)) & (CACHE_SLOTS - 1)]!;
+  if (entry.memory === memory && entry.generation === memory.generation && entry.lkey === lkey && entry.addr === addr && entry.take === take && entry.write === write && entry.pdHandle === pdHandle) return entry.result;
+  const result = checkOne(memory, pdHandle, lkey, addr, take, write);
+  if (!result.ok) return result;
+  entry.memory = memory;
+  entry.generation = memory.generation;
+  entry.pdHandle = pdHandle;
+  entry.lkey = lkey;
+  entry.addr = addr;
+  entry.take = take;
+  entry.write = write;
+  entry.result = result;
+  return result;
+}
+
+function checkOne(memory: MemoryTable, pdHandle: number, lkey: number, addr: number, take: number, write: boolean): SglResolution {
+  const check = memory.checkLocal(pdHandle, lkey, addr, take, write);
+  if (!check.ok) return { ok: false, reason: check.reason };
+  return Object.freeze({ ok: true, views: Object.freeze([check.view]), regions: Object.freeze([check.region]) });
 }
 
 /** Bytes an SGE list can hold. */

@@ -126,7 +126,7 @@ export class StreamPath implements DataPath {
     const chunks: Uint8Array[] = [];
     const batch: SendWqe[] = [];
     for (let wqe = qp.sq.peekQueued(); wqe !== undefined; wqe = qp.sq.peekQueued()) {
-      let views: Uint8Array[];
+      let views: readonly Uint8Array[];
       if (wqe.inline !== null) {
         views = [wqe.inline];
       } else {

@@ -27,9 +27,9 @@ export interface SendWqe {
   /** RNR retries left for this WQE; 7 in rnr_retry means forever (kept as Infinity). */
   rnrRetriesLeft: number;
   /** Resolved local memory: the payload source (SEND/WRITE) or destination (READ/atomic). */
-  local: Uint8Array[] | null;
+  local: readonly Uint8Array[] | null;
   /** The regions `local` lies in, pinned until the WQE is done (released by the SendQueue). */
-  pinned: Registration[] | null;
+  pinned: readonly Registration[] | null;
 }
 
 export interface RecvWqe {

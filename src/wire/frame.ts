@@ -184,8 +184,12 @@ function encodeIntoScratch(header: FrameHeader): void {
   }
 }
 
-function zeroFrom(bytes: Uint8Array, from: number, to = FRAME_HEADER_BYTES): boolean {
-  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
+/** Bytes [from, to) of the header at `base` are all zero. */
+function zeroFrom(v: DataView, base: number, from: number, to = FRAME_HEADER_BYTES): boolean {
+  let i = base + from;
+  const end = base + to;
+  for (; i + 4 <= end; i += 4) if (v.getUint32(i) !== 0) return false;
+  for (; i < end; i++) if (v.getUint8(i) !== 0) return false;
   return true;
 }
 
@@ -203,126 +207,89 @@ const fail = (reason: string): Decoded<never> => ({ ok: false, reason });
  */
 export function decodeHeader(bytes: Uint8Array, limits: DecodeLimits): Decoded<FrameHeader> {
   if (bytes.byteLength < FRAME_HEADER_BYTES) return fail(`header has ${bytes.byteLength} bytes, needs ${FRAME_HEADER_BYTES}`);
-  // One DataView per buffer, not per frame: the staging ring hands every header in as a view of itself.
+  const header = parseHeaderAt(bytes, 0, limits.maxPayload);
+  return typeof header === 'string' ? fail(header) : { ok: true, value: header };
+}
+
+/**
+ * decodeHeader for the receive path: the header at `at` in `bytes` (which holds at least
+ * FRAME_HEADER_BYTES from there), the header itself or why it is refused. No view, wrapper or
+ * closure is made per frame: the staging ring hands every header in as an offset into itself.
+ */
+export function parseHeaderAt(bytes: Uint8Array, at: number, maxPayload: number): FrameHeader | string {
   const v = wholeView(bytes.buffer);
-  const base = bytes.byteOffset;
+  const base = bytes.byteOffset + at;
   const code = v.getUint8(base + OFFSET.opcode);
   const opcode = OPCODE_NAMES.get(code);
-  if (opcode === undefined) return fail(`unknown opcode 0x${code.toString(16)}`);
+  if (opcode === undefined) return `unknown opcode 0x${code.toString(16)}`;
   const flags = v.getUint8(base + OFFSET.flags);
-  if ((flags & ~KNOWN_FLAGS) !== 0) return fail(`${opcode}: unknown flag bits 0x${flags.toString(16)}`);
-  if (v.getUint16(base + OFFSET.reserved) !== 0) return fail(`${opcode}: reserved bytes 2..3 are not zero`);
+  if ((flags & ~KNOWN_FLAGS) !== 0) return `${opcode}: unknown flag bits 0x${flags.toString(16)}`;
+  if (v.getUint16(base + OFFSET.reserved) !== 0) return `${opcode}: reserved bytes 2..3 are not zero`;
   const psn = v.getUint32(base + OFFSET.psn);
-  if (psn > MAX_PSN) return fail(`${opcode}: PSN ${psn} exceeds 24 bits`);
-  const fields: Fields = { opcode, flags, psn, payloadLength: v.getUint32(base + OFFSET.payloadLength), aux: v.getUint32(base + OFFSET.aux), maxPayload: limits.maxPayload, base };
+  if (psn > MAX_PSN) return `${opcode}: PSN ${psn} exceeds 24 bits`;
+  const payloadLength = v.getUint32(base + OFFSET.payloadLength);
+  const aux = v.getUint32(base + OFFSET.aux);
+  const tooLong = payloadLength > maxPayload ? `${opcode}: payload of ${payloadLength} bytes exceeds the limit of ${maxPayload}` : null;
+  const flagged = flags !== 0 ? `${opcode}: flags must be 0` : null;
+  const carries = payloadLength !== 0 ? `${opcode}: carries no payload, header says ${payloadLength} bytes` : null;
   switch (opcode) {
     case 'SEND':
     case 'SEND_WITH_IMM':
-      return decodeSend(bytes, fields);
+      return tooLong ?? (opcode === 'SEND' && aux !== 0 ? 'SEND: immediate field must be 0' : null) ?? (zeroFrom(v, base, OFFSET.remoteAddr) ? null : `${opcode}: bytes 16..47 must be 0`)
+        ?? (opcode === 'SEND' ? { opcode, flags, psn, payloadLength } : { opcode, flags, psn, payloadLength, immData: aux });
     case 'RDMA_WRITE':
-    case 'RDMA_WRITE_WITH_IMM':
-      return decodeWrite(bytes, v, fields);
-    case 'RDMA_READ_REQUEST':
-      return decodeReadRequest(bytes, v, fields);
-    case 'RDMA_READ_RESPONSE': {
-      const problem = noFlags(fields) ?? payloadWithin(fields) ?? (zeroFrom(bytes, OFFSET.aux) ? null : 'RDMA_READ_RESPONSE: bytes 12..47 must be 0');
-      if (problem !== null) return fail(problem);
-      return { ok: true, value: { opcode, flags: 0, psn, payloadLength: fields.payloadLength } };
+    case 'RDMA_WRITE_WITH_IMM': {
+      const remoteAddr = readAddr(v, base);
+      const length = v.getUint32(base + OFFSET.length);
+      const rkey = v.getUint32(base + OFFSET.rkey);
+      return tooLong
+        ?? (opcode === 'RDMA_WRITE' && aux !== 0 ? 'RDMA_WRITE: immediate field must be 0' : null)
+        ?? (remoteAddr === null ? `${opcode}: remote address beyond 2^53` : null)
+        ?? (length !== payloadLength ? `${opcode}: length field ${length} differs from payload length ${payloadLength}` : null)
+        ?? (zeroFrom(v, base, OFFSET.compareAdd) ? null : `${opcode}: bytes 32..47 must be 0`)
+        ?? (opcode === 'RDMA_WRITE' ? { opcode, flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey } : { opcode, flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey, immData: aux });
     }
+    case 'RDMA_READ_REQUEST': {
+      const remoteAddr = readAddr(v, base);
+      const length = v.getUint32(base + OFFSET.length);
+      return carries ?? (aux !== 0 ? 'RDMA_READ_REQUEST: bytes 12..15 must be 0' : null)
+        ?? (remoteAddr === null ? 'RDMA_READ_REQUEST: remote address beyond 2^53' : null)
+        ?? (length > maxPayload ? `RDMA_READ_REQUEST: ${length} bytes exceed the limit of ${maxPayload}` : null)
+        ?? (zeroFrom(v, base, OFFSET.compareAdd) ? null : 'RDMA_READ_REQUEST: bytes 32..47 must be 0')
+        ?? { opcode, flags, psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(base + OFFSET.rkey), length };
+    }
+    case 'RDMA_READ_RESPONSE':
+      return flagged ?? tooLong ?? (zeroFrom(v, base, OFFSET.aux) ? null : 'RDMA_READ_RESPONSE: bytes 12..47 must be 0') ?? { opcode, flags: 0, psn, payloadLength };
     case 'ATOMIC_CMP_AND_SWP':
-    case 'ATOMIC_FETCH_AND_ADD':
-      return decodeAtomic(v, fields);
-    case 'ATOMIC_RESPONSE': {
-      const problem = noFlags(fields) ?? noPayload(fields) ?? (zeroFrom(bytes, OFFSET.aux, OFFSET.compareAdd) && zeroFrom(bytes, OFFSET.swap) ? null : 'ATOMIC_RESPONSE: only the original value may be set');
-      if (problem !== null) return fail(problem);
-      return { ok: true, value: { opcode, flags: 0, psn, payloadLength: 0, original: v.getBigUint64(base + OFFSET.compareAdd) } };
+    case 'ATOMIC_FETCH_AND_ADD': {
+      const remoteAddr = readAddr(v, base);
+      const swap = v.getBigUint64(base + OFFSET.swap);
+      return carries ?? (aux !== 0 ? `${opcode}: bytes 12..15 must be 0` : null)
+        ?? (remoteAddr === null ? `${opcode}: remote address beyond 2^53` : null)
+        ?? (v.getUint32(base + OFFSET.length) !== 8 ? `${opcode}: length must be 8` : null)
+        ?? (opcode === 'ATOMIC_FETCH_AND_ADD' && swap !== 0n ? 'ATOMIC_FETCH_AND_ADD: swap field must be 0' : null)
+        ?? { opcode, flags, psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(base + OFFSET.rkey), compareAdd: v.getBigUint64(base + OFFSET.compareAdd), swap };
     }
-    case 'ACK': {
-      const problem = noFlags(fields) ?? noPayload(fields) ?? (zeroFrom(bytes, OFFSET.aux) ? null : 'ACK: bytes 12..47 must be 0');
-      if (problem !== null) return fail(problem);
-      return { ok: true, value: { opcode, flags: 0, psn, payloadLength: 0 } };
+    case 'ATOMIC_RESPONSE':
+      return flagged ?? carries ?? (zeroFrom(v, base, OFFSET.aux, OFFSET.compareAdd) && zeroFrom(v, base, OFFSET.swap) ? null : 'ATOMIC_RESPONSE: only the original value may be set')
+        ?? { opcode, flags: 0, psn, payloadLength: 0, original: v.getBigUint64(base + OFFSET.compareAdd) };
+    case 'ACK':
+      return flagged ?? carries ?? (zeroFrom(v, base, OFFSET.aux) ? null : 'ACK: bytes 12..47 must be 0') ?? { opcode, flags: 0, psn, payloadLength: 0 };
+    case 'NAK': {
+      const nak = NAK_NAMES.get(aux);
+      const rnrTimer = v.getUint8(base + OFFSET.remoteAddr);
+      return flagged ?? carries ?? (nak === undefined ? `NAK: unknown code ${aux}` : null)
+        ?? (rnrTimer > 31 ? `NAK: RNR timer ${rnrTimer} exceeds 31` : null)
+        ?? (nak !== 'RNR' && rnrTimer !== 0 ? 'NAK: only an RNR NAK carries a timer' : null)
+        ?? (zeroFrom(v, base, OFFSET.remoteAddr + 1) ? null : 'NAK: bytes 17..47 must be 0')
+        ?? { opcode, flags: 0, psn, payloadLength: 0, code: nak!, rnrTimer };
     }
-    case 'NAK':
-      return decodeNak(bytes, v, fields);
-    case 'TERMINATE': {
-      const { payloadLength, aux } = fields;
-      const problem = noFlags(fields) ?? (psn !== 0 ? 'TERMINATE: PSN must be 0' : null)
+    case 'TERMINATE':
+      return flagged ?? (psn !== 0 ? 'TERMINATE: PSN must be 0' : null)
         ?? (payloadLength > MAX_TERMINATE_TEXT ? `TERMINATE: reason text of ${payloadLength} bytes exceeds ${MAX_TERMINATE_TEXT}` : null)
-        ?? (zeroFrom(bytes, OFFSET.remoteAddr) ? null : 'TERMINATE: bytes 16..47 must be 0');
-      if (problem !== null) return fail(problem);
-      return { ok: true, value: { opcode, flags: 0, psn: 0, payloadLength, reason: aux } };
-    }
+        ?? (zeroFrom(v, base, OFFSET.remoteAddr) ? null : 'TERMINATE: bytes 16..47 must be 0')
+        ?? { opcode, flags: 0, psn: 0, payloadLength, reason: aux };
   }
-}
-
-/** The fields every header has, read once; the checks below are plain functions (no closure per frame). */
-interface Fields { opcode: OpcodeName; flags: number; psn: number; payloadLength: number; aux: number; maxPayload: number; base: number }
-
-const noFlags = (f: Fields): string | null => (f.flags === 0 ? null : `${f.opcode}: flags must be 0`);
-const noPayload = (f: Fields): string | null => (f.payloadLength === 0 ? null : `${f.opcode}: carries no payload, header says ${f.payloadLength} bytes`);
-const payloadWithin = (f: Fields): string | null =>
-  f.payloadLength <= f.maxPayload ? null : `${f.opcode}: payload of ${f.payloadLength} bytes exceeds the limit of ${f.maxPayload}`;
-
-function decodeSend(bytes: Uint8Array, f: Fields): Decoded<FrameHeader> {
-  const problem = payloadWithin(f) ?? (f.opcode === 'SEND' && f.aux !== 0 ? 'SEND: immediate field must be 0' : null) ?? (zeroFrom(bytes, OFFSET.remoteAddr) ? null : `${f.opcode}: bytes 16..47 must be 0`);
-  if (problem !== null) return fail(problem);
-  const { flags, psn, payloadLength } = f;
-  return { ok: true, value: f.opcode === 'SEND' ? { opcode: 'SEND', flags, psn, payloadLength } : { opcode: 'SEND_WITH_IMM', flags, psn, payloadLength, immData: f.aux } };
-}
-
-function decodeWrite(bytes: Uint8Array, v: DataView, f: Fields): Decoded<FrameHeader> {
-  const { base } = f;
-  const { opcode, payloadLength } = f;
-  const remoteAddr = readAddr(v, base);
-  const length = v.getUint32(base + OFFSET.length);
-  const problem = payloadWithin(f)
-    ?? (opcode === 'RDMA_WRITE' && f.aux !== 0 ? 'RDMA_WRITE: immediate field must be 0' : null)
-    ?? (remoteAddr === null ? `${opcode}: remote address beyond 2^53` : null)
-    ?? (length !== payloadLength ? `${opcode}: length field ${length} differs from payload length ${payloadLength}` : null)
-    ?? (zeroFrom(bytes, OFFSET.compareAdd) ? null : `${opcode}: bytes 32..47 must be 0`);
-  if (problem !== null) return fail(problem);
-  const rkey = v.getUint32(base + OFFSET.rkey);
-  const { flags, psn } = f;
-  return { ok: true, value: opcode === 'RDMA_WRITE' ? { opcode: 'RDMA_WRITE', flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey } : { opcode: 'RDMA_WRITE_WITH_IMM', flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey, immData: f.aux } };
-}
-
-function decodeReadRequest(bytes: Uint8Array, v: DataView, f: Fields): Decoded<FrameHeader> {
-  const { base } = f;
-  const remoteAddr = readAddr(v, base);
-  const length = v.getUint32(base + OFFSET.length);
-  const problem = noPayload(f) ?? (f.aux !== 0 ? 'RDMA_READ_REQUEST: bytes 12..15 must be 0' : null)
-    ?? (remoteAddr === null ? 'RDMA_READ_REQUEST: remote address beyond 2^53' : null)
-    ?? (length > f.maxPayload ? `RDMA_READ_REQUEST: ${length} bytes exceed the limit of ${f.maxPayload}` : null)
-    ?? (zeroFrom(bytes, OFFSET.compareAdd) ? null : 'RDMA_READ_REQUEST: bytes 32..47 must be 0');
-  if (problem !== null) return fail(problem);
-  return { ok: true, value: { opcode: 'RDMA_READ_REQUEST', flags: f.flags, psn: f.psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(base + OFFSET.rkey), length } };
-}
-
-function decodeAtomic(v: DataView, f: Fields): Decoded<FrameHeader> {
-  const { base } = f;
-  const { opcode } = f;
-  const remoteAddr = readAddr(v, base);
-  const problem = noPayload(f) ?? (f.aux !== 0 ? `${opcode}: bytes 12..15 must be 0` : null)
-    ?? (remoteAddr === null ? `${opcode}: remote address beyond 2^53` : null)
-    ?? (v.getUint32(base + OFFSET.length) !== 8 ? `${opcode}: length must be 8` : null)
-    ?? (opcode === 'ATOMIC_FETCH_AND_ADD' && v.getBigUint64(base + OFFSET.swap) !== 0n ? 'ATOMIC_FETCH_AND_ADD: swap field must be 0' : null);
-  if (problem !== null) return fail(problem);
-  return {
-    ok: true,
-    value: { opcode: opcode as 'ATOMIC_CMP_AND_SWP' | 'ATOMIC_FETCH_AND_ADD', flags: f.flags, psn: f.psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(base + OFFSET.rkey), compareAdd: v.getBigUint64(base + OFFSET.compareAdd), swap: v.getBigUint64(base + OFFSET.swap) },
-  };
-}
-
-function decodeNak(bytes: Uint8Array, v: DataView, f: Fields): Decoded<FrameHeader> {
-  const { base } = f;
-  const nak = NAK_NAMES.get(f.aux);
-  const rnrTimer = v.getUint8(base + OFFSET.remoteAddr);
-  const problem = noFlags(f) ?? noPayload(f) ?? (nak === undefined ? `NAK: unknown code ${f.aux}` : null)
-    ?? (rnrTimer > 31 ? `NAK: RNR timer ${rnrTimer} exceeds 31` : null)
-    ?? (nak !== 'RNR' && rnrTimer !== 0 ? 'NAK: only an RNR NAK carries a timer' : null)
-    ?? (zeroFrom(bytes, OFFSET.remoteAddr + 1) ? null : 'NAK: bytes 17..47 must be 0');
-  if (problem !== null) return fail(problem);
-  return { ok: true, value: { opcode: 'NAK', flags: 0, psn: f.psn, payloadLength: 0, code: nak!, rnrTimer } };
 }
 
 export function encodeHello(hello: Hello, out: Uint8Array): void {
@@ -348,7 +315,7 @@ export function decodeHello(bytes: Uint8Array): Decoded<Hello> {
   const v = view(bytes);
   if (v.getUint32(0) !== HELLO_MAGIC) return fail(`not a tcpverbs peer: magic 0x${v.getUint32(0).toString(16)} instead of 0x${HELLO_MAGIC.toString(16)} ("TCPV")`);
   if (v.getUint8(4) !== WIRE_VERSION) return fail(`wire version ${v.getUint8(4)} is not supported; this end speaks version ${WIRE_VERSION}`);
-  if (v.getUint8(5) !== 0 || v.getUint16(6) !== 0 || !zeroFrom(bytes, 25, HELLO_BYTES)) return fail('hello: reserved bytes must be 0');
+  if (v.getUint8(5) !== 0 || v.getUint16(6) !== 0 || !zeroFrom(v, 0, 25, HELLO_BYTES)) return fail('hello: reserved bytes must be 0');
   const [srcQpn, destQpn, rqPsn] = [v.getUint32(8), v.getUint32(12), v.getUint32(16)];
   if (srcQpn > MAX_PSN || destQpn > MAX_PSN || rqPsn > MAX_PSN) return fail('hello: QP numbers and PSN are 24-bit');
   return { ok: true, value: { srcQpn, destQpn, rqPsn, maxMessage: v.getUint32(20), maxDestRdAtomic: v.getUint8(24) } };

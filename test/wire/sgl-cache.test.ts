@@ -1,0 +1,73 @@
+import { describe, expect, test } from 'vitest';
+import { Access } from '../../src/abi/constants.js';
+import { MemoryTable } from '../../src/nic/memory.js';
+import { resolveSgl } from '../../src/nic/sgl.js';
+
+/**
+ * resolveSgl answers a one-SGE list from a cache (as a NIC caches its MTT). These pin down that
+ * a cached answer is never a wrong one: every key the check depends on is part of the hit.
+ */
+describe('one-SGE resolutions come from a cache that never answers wrongly', () => {
+  const PD = 1;
+  const setup = (access = Access.LOCAL_WRITE) => {
+    const memory = new MemoryTable(16);
+    const mr = memory.register(PD, new Uint8Array(4096), access)!;
+    return { memory, mr, sge: { addr: mr.addr + 100, length: 64, lkey: mr.lkey } };
+  };
+
+  test('a deregistered key is refused although its SGE resolved a moment before', () => {
+    const { memory, mr, sge } = setup();
+    expect(resolveSgl(memory, PD, [sge], 'write').ok).toBe(true);
+    memory.deregister(mr);
+    const again = resolveSgl(memory, PD, [sge], 'write');
+    expect(again.ok).toBe(false);
+    expect(!again.ok && again.reason).toMatch(/names no live memory region/);
+  });
+
+  test('the same SGE from another PD is refused, and a read-only region refuses a write after a read was granted', () => {
+    const { memory, sge } = setup(0);
+    expect(resolveSgl(memory, PD, [sge], 'read').ok).toBe(true);
+    const otherPd = resolveSgl(memory, PD + 1, [sge], 'read');
+    expect(!otherPd.ok && otherPd.reason).toMatch(/another protection domain/);
+    const write = resolveSgl(memory, PD, [sge], 'write');
+    expect(!write.ok && write.reason).toMatch(/without LOCAL_WRITE/);
+  });
+
+  test('the view covers exactly the bytes asked for, at the SGE\'s address, whatever was cached before', () => {
+    const { memory, mr, sge } = setup();
+    const whole = resolveSgl(memory, PD, [sge], 'write');
+    const cut = resolveSgl(memory, PD, [sge], 'write', 8); // the same cache slot as 64 bytes
+    const moved = resolveSgl(memory, PD, [{ ...sge, addr: sge.addr + 1 }], 'write');
+    if (!whole.ok || !cut.ok || !moved.ok) throw new Error('expected all three to resolve');
+    expect(whole.views[0]!.byteLength).toBe(64);
+    expect(cut.views[0]!.byteLength).toBe(8);
+    mr.buffer[101] = 7;
+    expect(moved.views[0]![0]).toBe(7);
+    expect(whole.views[0]![1]).toBe(7);
+    expect(resolveSgl(memory, PD, [{ ...sge, length: 0 }], 'write')).toMatchObject({ ok: true, views: [], regions: [] });
+  });
+
+  test('two tables never share an answer: the same key and address in another table is looked up there', () => {
+    const a = setup();
+    const b = new MemoryTable(16);
+    expect(resolveSgl(a.memory, PD, [a.sge], 'read').ok).toBe(true);
+    expect(resolveSgl(b, PD, [a.sge], 'read').ok).toBe(false);
+  });
+
+  test('a shared answer is frozen: a caller cannot change what the next WR gets', () => {
+    const { memory, sge } = setup();
+    const first = resolveSgl(memory, PD, [sge], 'write');
+    if (!first.ok) throw new Error('expected a resolution');
+    expect(() => (first.views as Uint8Array[]).push(new Uint8Array(1))).toThrow(TypeError);
+    expect(() => (first.regions as unknown[]).pop()).toThrow(TypeError);
+  });
+
+  test('with an observer watching memory accesses, every resolution is checked and reported', () => {
+    const seen: boolean[] = [];
+    const memory = new MemoryTable(16, { memoryAccess: (check) => seen.push(check.granted) });
+    const mr = memory.register(PD, new Uint8Array(256), Access.LOCAL_WRITE)!;
+    const sge = { addr: mr.addr, length: 16, lkey: mr.lkey };
+    for (let i = 0; i < 5; i++) resolveSgl(memory, PD, [sge], 'write');
+    expect(seen).toEqual([true, true, true, true, true]);
+  });
+});
