@@ -55,8 +55,6 @@ export class RxParser implements TransportSink {
   private mode: Mode;
   private readonly hello = new Uint8Array(HELLO_BYTES);
   private readonly ring = new Uint8Array(STAGING_BYTES);
-  /** The same memory as a Buffer, for copies by offset. */
-  private readonly ringBytes = Buffer.from(this.ring.buffer, this.ring.byteOffset, this.ring.byteLength);
   /** Unparsed bytes are ring[ringStart, ringEnd); outside 'header' mode the ring is empty. */
   private ringStart = 0;
   private ringEnd = 0;
@@ -195,12 +193,12 @@ export class RxParser implements TransportSink {
         take = Math.min(count, this.discardLeft);
       } else if (this.textBuffer !== null) {
         take = Math.min(count, this.textBuffer.byteLength - this.filled);
-        this.ringBytes.copy(this.textBuffer, this.filled, this.ringStart, this.ringStart + take);
+        this.textBuffer.set(this.ring.subarray(this.ringStart, this.ringStart + take), this.filled);
       } else {
-        // Buffer#copy takes offsets: no view is made per copy.
+        // TypedArray#set of a ring view: measured faster than Buffer#copy (which makes the same view inside).
         const segment = this.segments[this.segmentIndex]!;
         take = Math.min(count, segment.byteLength - this.segmentOffset);
-        this.ringBytes.copy(segment, this.segmentOffset, this.ringStart, this.ringStart + take);
+        segment.set(this.ring.subarray(this.ringStart, this.ringStart + take), this.segmentOffset);
         this.counters.rxPayloadBytesCopied += take;
       }
       this.ringStart += take;

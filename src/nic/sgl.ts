@@ -57,7 +57,8 @@ function resolveOne(memory: MemoryTable, pdHandle: number, sge: Sge, write: bool
   if (take === 0) return NOTHING;
   const { lkey, addr } = sge;
   if (memory.observed) return checkOne(memory, pdHandle, lkey, addr, take, write);
-  const entry = cache[((lkey ^ take) + (addr & 0xffff)) & (CACHE_SLOTS - 1)]!;
+  // `write` is in the index: a receive and a send over the same buffer (perftest's) must not evict each other.
+  const entry = cache[((lkey ^ take) + (addr & 0xffff) + (write ? 1 : 0)) & (CACHE_SLOTS - 1)]!;
   if (entry.memory === memory && entry.generation === memory.generation && entry.lkey === lkey && entry.addr === addr && entry.take === take && entry.write === write && entry.pdHandle === pdHandle) return entry.result;
   const result = checkOne(memory, pdHandle, lkey, addr, take, write);
   if (!result.ok) return result;

@@ -71,12 +71,20 @@ export class PerfEndpoint {
   /** Receives over the MR's first `size` bytes; one WR object serves every post of a size, as perftest reuses its ibv_recv_wr. */
   postRecvs(count: number, size: number): void {
     if (count <= 0) return;
-    if (this.recvWr?.sgList[0]!.length !== size) this.recvWr = { wrId: 0n, sgList: [this.sge(size)] };
+    if (this.recvWr?.sgList[0]!.length !== size) {
+      this.recvWr = { wrId: 0n, sgList: [this.sge(size)] };
+      this.recvLists.length = 0;
+    }
     const wr = this.recvWr;
-    this.qp.postRecv(count === 1 ? wr : Array.from({ length: count }, () => wr));
+    if (count === 1) return this.qp.postRecv(wr);
+    // Lists of the same WR by length, kept: a refill posts one without building it.
+    let list = this.recvLists[count];
+    if (list === undefined) this.recvLists[count] = list = Array.from({ length: count }, () => wr);
+    this.qp.postRecv(list);
   }
 
   private recvWr: { wrId: bigint; sgList: { addr: number; length: number; lkey: number }[] } | null = null;
+  private readonly recvLists: { wrId: bigint; sgList: { addr: number; length: number; lkey: number }[] }[][] = [];
 
   /**
    * Completions, waiting for at least one. Busy polling (perftest's default) yields to the event
