@@ -1,4 +1,4 @@
-import { FRAME_HEADER_BYTES, encodeHeader, type FrameHeader } from '../wire/frame.js';
+import { FRAME_HEADER_BYTES, encodeHeaderAt, type FrameHeader } from '../wire/frame.js';
 import type { Scheduler, Transport } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { TxStaging } from './tx-staging.js';
@@ -48,19 +48,21 @@ export class TxBatch {
     for (const chunk of payload) length += chunk.byteLength;
     if (length !== header.payloadLength) throw new Error(`TxBatch invariant: ${header.opcode} payload ${length} != header ${header.payloadLength}`);
     const packed = !owned && length < TX_COPYBREAK;
-    const room = this.staging.reserve(FRAME_HEADER_BYTES + (packed ? length : 0), this.takeChunk);
+    const room = FRAME_HEADER_BYTES + (packed ? length : 0);
+    const at = this.staging.reserve(room, this.takeChunk);
+    const block = this.staging.block;
     try {
-      encodeHeader(header, room);
+      encodeHeaderAt(header, block, at);
     } catch (error) {
       // Nothing of a refused header may go out: its room is given back before the error goes on.
-      this.staging.unreserve(room.byteLength);
+      this.staging.unreserve(room);
       throw error;
     }
     if (packed) {
-      let at = FRAME_HEADER_BYTES;
+      let offset = at + FRAME_HEADER_BYTES;
       for (const chunk of payload) {
-        room.set(chunk, at);
-        at += chunk.byteLength;
+        block.set(chunk, offset);
+        offset += chunk.byteLength;
       }
       this.counters.txPayloadBytesCopied += length;
     } else {
@@ -72,7 +74,8 @@ export class TxBatch {
 
   /** Bytes sent as they are (the HELLO), after everything queued before them. */
   raw(bytes: Uint8Array): void {
-    this.staging.reserve(bytes.byteLength, this.takeChunk).set(bytes);
+    const at = this.staging.reserve(bytes.byteLength, this.takeChunk);
+    this.staging.block.set(bytes, at);
   }
 
   /** Coalesces acknowledgements: only the newest cumulative ACK of a turn goes out. */

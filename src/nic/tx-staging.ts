@@ -29,8 +29,13 @@ export class TxStaging {
   /** Blocks the batch being built points into (usually just `current`). */
   private touched: Block[] = [];
 
-  /** Room for `bytes` contiguous bytes after what the current run holds; returns where they go. */
-  reserve(bytes: number, takeRun: (run: Uint8Array) => void): Uint8Array {
+  /** The block reservations are made in: `reserve` returns offsets into it. */
+  get block(): Uint8Array {
+    return this.current.bytes;
+  }
+
+  /** Room for `bytes` contiguous bytes after what the current run holds; returns their offset in `block`. */
+  reserve(bytes: number, takeRun: (run: Uint8Array) => void): number {
     if (bytes > BLOCK_BYTES) throw new RangeError(`TxStaging: ${bytes} bytes exceed a ${BLOCK_BYTES}-byte block`);
     if (this.current.unwritten === 0 && this.runStart === this.used) this.used = this.runStart = 0;
     if (this.used + bytes > BLOCK_BYTES) {
@@ -44,7 +49,7 @@ export class TxStaging {
     }
     const at = this.used;
     this.used += bytes;
-    return this.current.bytes.subarray(at, at + bytes);
+    return at;
   }
 
   /** Gives back the last reservation (what it was for was refused before anything was written). */

@@ -111,44 +111,61 @@ export function encodeHeader(header: FrameHeader, out: Uint8Array): void {
   if (out.byteLength < FRAME_HEADER_BYTES) throw new WireEncodeError(`header buffer holds ${out.byteLength} bytes, needs ${FRAME_HEADER_BYTES}`);
   // Encoded into a scratch header first so that `out` stays untouched when a field is refused.
   HEADER_SCRATCH.fill(0);
-  encodeIntoScratch(header);
+  writeHeader(header, SCRATCH_VIEW, 0);
   out.set(HEADER_SCRATCH);
+}
+
+/**
+ * encodeHeader for the transmit path: straight into `bytes` at `at`, with no scratch and no view
+ * per frame. On a WireEncodeError those 48 bytes hold a partial header: only for room the
+ * caller gives back (the staging block's reservation), never for bytes that are sent.
+ */
+export function encodeHeaderAt(header: FrameHeader, bytes: Uint8Array, at: number): void {
+  if (at < 0 || at + FRAME_HEADER_BYTES > bytes.byteLength) throw new WireEncodeError(`no room for a header at ${at} of a ${bytes.byteLength}-byte buffer`);
+  bytes.fill(0, at, at + FRAME_HEADER_BYTES);
+  if (bytes.buffer !== encodeBuffer || encodeView === null) {
+    encodeBuffer = bytes.buffer;
+    encodeView = new DataView(bytes.buffer);
+  }
+  writeHeader(header, encodeView, bytes.byteOffset + at);
 }
 
 const HEADER_SCRATCH = new Uint8Array(FRAME_HEADER_BYTES);
 const SCRATCH_VIEW = new DataView(HEADER_SCRATCH.buffer);
+/** The encoder's own view cache: the transmit blocks, never the receive ring the decoder's holds. */
+let encodeBuffer: ArrayBufferLike | null = null;
+let encodeView: DataView | null = null;
 
-function encodeIntoScratch(header: FrameHeader): void {
-  const v = SCRATCH_VIEW;
+function writeHeader(header: FrameHeader, v: DataView, base: number): void {
   requireU32('flags', header.flags, KNOWN_FLAGS);
   requireU32('psn', header.psn, MAX_PSN);
   requireU32('payloadLength', header.payloadLength);
-  v.setUint8(OFFSET.opcode, Opcode[header.opcode]);
-  v.setUint8(OFFSET.flags, header.flags);
-  v.setUint32(OFFSET.psn, header.psn);
-  v.setUint32(OFFSET.payloadLength, header.payloadLength);
+  v.setUint8(base + OFFSET.opcode, Opcode[header.opcode]);
+  v.setUint8(base + OFFSET.flags, header.flags);
+  v.setUint32(base + OFFSET.psn, header.psn);
+  v.setUint32(base + OFFSET.payloadLength, header.payloadLength);
   switch (header.opcode) {
     case 'SEND':
     case 'SEND_WITH_IMM':
-      if (header.opcode === 'SEND_WITH_IMM') { requireU32('immData', header.immData ?? 0); v.setUint32(OFFSET.aux, header.immData ?? 0); }
+      if (header.opcode === 'SEND_WITH_IMM') { requireU32('immData', header.immData ?? 0); v.setUint32(base + OFFSET.aux, header.immData ?? 0); }
       return;
     case 'RDMA_WRITE':
     case 'RDMA_WRITE_WITH_IMM':
-      if (header.opcode === 'RDMA_WRITE_WITH_IMM') { requireU32('immData', header.immData ?? 0); v.setUint32(OFFSET.aux, header.immData ?? 0); }
+      if (header.opcode === 'RDMA_WRITE_WITH_IMM') { requireU32('immData', header.immData ?? 0); v.setUint32(base + OFFSET.aux, header.immData ?? 0); }
       requireAddr(header.remoteAddr);
       requireU32('rkey', header.rkey);
-      v.setBigUint64(OFFSET.remoteAddr, BigInt(header.remoteAddr));
-      v.setUint32(OFFSET.rkey, header.rkey);
-      v.setUint32(OFFSET.length, header.payloadLength);
+      v.setBigUint64(base + OFFSET.remoteAddr, BigInt(header.remoteAddr));
+      v.setUint32(base + OFFSET.rkey, header.rkey);
+      v.setUint32(base + OFFSET.length, header.payloadLength);
       return;
     case 'RDMA_READ_REQUEST':
       requireAddr(header.remoteAddr);
       requireU32('rkey', header.rkey);
       requireU32('length', header.length);
       if (header.payloadLength !== 0) throw new WireEncodeError('RDMA_READ_REQUEST carries no payload');
-      v.setBigUint64(OFFSET.remoteAddr, BigInt(header.remoteAddr));
-      v.setUint32(OFFSET.rkey, header.rkey);
-      v.setUint32(OFFSET.length, header.length);
+      v.setBigUint64(base + OFFSET.remoteAddr, BigInt(header.remoteAddr));
+      v.setUint32(base + OFFSET.rkey, header.rkey);
+      v.setUint32(base + OFFSET.length, header.length);
       return;
     case 'ATOMIC_CMP_AND_SWP':
     case 'ATOMIC_FETCH_AND_ADD':
@@ -157,26 +174,26 @@ function encodeIntoScratch(header: FrameHeader): void {
       requireU64('compareAdd', header.compareAdd);
       requireU64('swap', header.swap);
       if (header.opcode === 'ATOMIC_FETCH_AND_ADD' && header.swap !== 0n) throw new WireEncodeError('ATOMIC_FETCH_AND_ADD carries no swap value; pass 0n');
-      v.setBigUint64(OFFSET.remoteAddr, BigInt(header.remoteAddr));
-      v.setUint32(OFFSET.rkey, header.rkey);
-      v.setUint32(OFFSET.length, 8);
-      v.setBigUint64(OFFSET.compareAdd, header.compareAdd);
-      v.setBigUint64(OFFSET.swap, header.swap);
+      v.setBigUint64(base + OFFSET.remoteAddr, BigInt(header.remoteAddr));
+      v.setUint32(base + OFFSET.rkey, header.rkey);
+      v.setUint32(base + OFFSET.length, 8);
+      v.setBigUint64(base + OFFSET.compareAdd, header.compareAdd);
+      v.setBigUint64(base + OFFSET.swap, header.swap);
       return;
     case 'ATOMIC_RESPONSE':
       requireU64('original', header.original);
-      v.setBigUint64(OFFSET.compareAdd, header.original);
+      v.setBigUint64(base + OFFSET.compareAdd, header.original);
       return;
     case 'NAK':
       requireU32('rnrTimer', header.rnrTimer, 31);
       if (header.code !== 'RNR' && header.rnrTimer !== 0) throw new WireEncodeError(`only an RNR NAK carries a timer; ${header.code} must have rnrTimer 0`);
-      v.setUint32(OFFSET.aux, NakCode[header.code]);
-      v.setUint8(OFFSET.remoteAddr, header.rnrTimer);
+      v.setUint32(base + OFFSET.aux, NakCode[header.code]);
+      v.setUint8(base + OFFSET.remoteAddr, header.rnrTimer);
       return;
     case 'TERMINATE':
       requireU32('payloadLength', header.payloadLength, MAX_TERMINATE_TEXT);
       requireU32('reason', header.reason);
-      v.setUint32(OFFSET.aux, header.reason);
+      v.setUint32(base + OFFSET.aux, header.reason);
       return;
     case 'RDMA_READ_RESPONSE':
     case 'ACK':

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RNR_TIMER_MS } from '../../src/nic/work-queues.js';
 import {
   FRAME_HEADER_BYTES, FrameFlag, HELLO_BYTES, HELLO_MAGIC, MAX_PSN, MAX_TERMINATE_TEXT, NakCode, Opcode, WIRE_VERSION, WireEncodeError,
-  decodeHeader, decodeHello, encodeHeader, encodeHello, psnAdd, psnDistance,
+  decodeHeader, decodeHello, encodeHeader, encodeHeaderAt, encodeHello, parseHeaderAt, psnAdd, psnDistance,
   type DecodeLimits, type Decoded, type FrameHeader, type Hello, type NakCodeName, type OpcodeName,
 } from '../../src/wire/frame.js';
 
@@ -228,6 +228,22 @@ describe('round trip: decodeHeader(encodeHeader(h)) gives h back', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('the transmit and receive paths (encodeHeaderAt, parseHeaderAt) agree with encodeHeader and decodeHeader at any offset of a dirty buffer', () => {
+    fc.assert(
+      fc.property(anyValidHeader, fc.integer({ min: 0, max: 200 }), (header, at) => {
+        const backing = new Uint8Array(at + FRAME_HEADER_BYTES + 16).fill(0xaa);
+        const block = backing.subarray(8);
+        if (at + FRAME_HEADER_BYTES > block.byteLength) return;
+        encodeHeaderAt(header, block, at);
+        expect(block.subarray(at, at + FRAME_HEADER_BYTES)).toEqual(encode(header));
+        expect([...block.subarray(0, at), ...block.subarray(at + FRAME_HEADER_BYTES)].every((b) => b === 0xaa)).toBe(true);
+        expect(parseHeaderAt(block, at, NO_LIMIT.maxPayload)).toEqual(header);
+      }),
+      { numRuns: 300 },
+    );
+    expect(() => encodeHeaderAt({ opcode: 'ACK', flags: 0, psn: 0, payloadLength: 0 }, new Uint8Array(60), 13)).toThrow(WireEncodeError);
   });
 
   it('a SEND_WITH_IMM or RDMA_WRITE_WITH_IMM encoded without immData carries immediate 0', () => {

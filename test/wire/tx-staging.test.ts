@@ -10,17 +10,18 @@ describe('Tx staging: no byte a batch points at is handed out again before it is
     const staging = new TxStaging();
     const chunks: Uint8Array[] = [];
     const take = (c: Uint8Array) => { chunks.push(c); };
-    staging.reserve(100, take).fill(0xaa);
+    const fill = (bytes: number, value: number) => { const at = staging.reserve(bytes, take); staging.block.fill(value, at, at + bytes); };
+    fill(100, 0xaa);
     staging.takeRun(take);
     const releaseA = staging.seal();
     chunks.length = 0;
     // Batch B fills the rest of block X, then moves to a new block.
-    for (let i = 0; i < 9; i++) staging.reserve(8000, take).fill(0xbb);
+    for (let i = 0; i < 9; i++) fill(8000, 0xbb);
     const bChunkInX = chunks[0]!;
     expect(bChunkInX.byteLength).toBe(64000);
     releaseA();
     // More of B: it must not get X back while B's chunk in X is unsent.
-    for (let i = 0; i < 8; i++) staging.reserve(8000, take).fill(0xcc);
+    for (let i = 0; i < 8; i++) fill(8000, 0xcc);
     expect(bChunkInX.every((b) => b === 0xbb)).toBe(true);
   });
 
