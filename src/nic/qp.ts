@@ -6,7 +6,8 @@ import { Completer } from './completer.js';
 import type { CqRing } from './cq-ring.js';
 import type { MemoryTable } from './memory.js';
 import { SendQueue } from './send-queue.js';
-import type { RecvWqe, SendWqe } from './work-queues.js';
+import type { SendWqe } from './work-queues.js';
+import { RecvQueue } from './recv-queue.js';
 
 /** The attributes a QP runs with, as modify set them. Written by NicQp.modify only. */
 export interface QpAttrs {
@@ -94,13 +95,14 @@ export class NicQp {
   private current: QpState = 'RESET';
   private attributes: QpAttrs = initialAttrs();
   readonly sq: SendQueue;
-  readonly rq: RecvWqe[] = [];
+  readonly rq: RecvQueue;
   readonly completer: Completer;
   readonly path: DataPath;
   private drainedReported = false;
 
   constructor(readonly init: QpInit, readonly services: NicServices, pathFor: DataPathFactory) {
     this.sq = new SendQueue(init.cap.maxSendWr);
+    this.rq = new RecvQueue(init.cap.maxRecvWr);
     this.completer = new Completer(this);
     this.path = pathFor(this);
   }
@@ -211,7 +213,7 @@ export class NicQp {
     let posted = 0;
     let error: PostResult['error'];
     for (const request of requests) {
-      if (this.rq.length >= this.init.cap.maxRecvWr) {
+      if (this.rq.full) {
         error = { errno: 'ENOMEM', message: `the receive queue is full: ${this.init.cap.maxRecvWr} WRs outstanding (cap.maxRecvWr)` };
         break;
       }
@@ -252,7 +254,7 @@ export class NicQp {
   reset(): void {
     this.path.stopTimers();
     const sends = this.sq.discardAll().map((w) => w.wrId);
-    const recvs = this.rq.splice(0).map((w) => w.wrId);
+    const recvs = this.rq.drain().map((w) => w.wrId);
     if (sends.length > 0) this.services.observer?.discarded?.(this.qpNum, 'send', sends);
     if (recvs.length > 0) this.services.observer?.discarded?.(this.qpNum, 'recv', recvs);
     this.path.detach();

@@ -79,7 +79,7 @@ export class Responder {
 
   private onSend(request: Extract<RequestHeader, { opcode: 'SEND' | 'SEND_WITH_IMM' }>): Placement {
     const { qp } = this;
-    const wqe = qp.rq[0];
+    const wqe = qp.rq.peek();
     if (wqe === undefined) return this.receiverNotReady(request.psn);
     const capacity = sglCapacity(wqe.sgList);
     const immData = request.opcode === 'SEND_WITH_IMM' ? request.immData : undefined;
@@ -133,7 +133,7 @@ export class Responder {
     const target = this.remote(request.remoteAddr, request.rkey, request.payloadLength, 'write', request.psn);
     if (target === null) return DISCARD;
     const solicited = (request.flags & FrameFlag.SOLICITED) !== 0;
-    if (withImm) qp.services.observer?.started?.(qp.qpNum, 'recv', qp.rq[0]!.wrId);
+    if (withImm) qp.services.observer?.started?.(qp.qpNum, 'recv', qp.rq.peek()!.wrId);
     this.writeSegment[0] = target.view;
     this.writeRegion[0] = target.region;
     return this.place(this.writeSegment, this.writeRegion, request.psn, request.payloadLength, withImm ? 'RECV_RDMA_WITH_IMM' : null, withImm ? (request.immData ?? 0) : undefined, solicited);

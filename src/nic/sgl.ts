@@ -47,23 +47,30 @@ interface CachedResolution {
  * list resolved before is answered from here, as a NIC answers from its MTT cache: no table
  * lookup, and no view or arrays made per WR. A hit matches every input of the check exactly; a
  * deregistration (a new generation) invalidates every entry; refusals are never cached; with an
- * observer watching memory accesses the cache is bypassed, so every check is seen.
+ * observer watching memory accesses the cache is bypassed, so every check is seen. Fully
+ * associative, replaced round robin: a send and a receive buffer, on one or two devices, never
+ * evict each other.
  */
-const CACHE_SLOTS = 8;
-const cache: CachedResolution[] = Array.from({ length: CACHE_SLOTS }, () => ({ memory: null, generation: 0, pdHandle: 0, lkey: 0, addr: 0, take: 0, write: false, result: NOTHING }));
+const CACHE_ENTRIES = 4;
+const cache: CachedResolution[] = Array.from({ length: CACHE_ENTRIES }, () => ({ memory: null, generation: 0, pdHandle: 0, lkey: 0, addr: 0, take: 0, write: false, result: NOTHING }));
+let nextVictim = 0;
 
 function resolveOne(memory: MemoryTable, pdHandle: number, sge: Sge, write: boolean, length: number): SglResolution {
   const take = Math.min(length, sge.length);
   if (take === 0) return NOTHING;
   const { lkey, addr } = sge;
   if (memory.observed) return checkOne(memory, pdHandle, lkey, addr, take, write);
-  // `write` is in the index: a receive and a send over the same buffer (perftest's) must not evict each other.
-  const entry = cache[((lkey ^ take) + (addr & 0xffff) + (write ? 1 : 0)) & (CACHE_SLOTS - 1)]!;
-  if (entry.memory === memory && entry.generation === memory.generation && entry.lkey === lkey && entry.addr === addr && entry.take === take && entry.write === write && entry.pdHandle === pdHandle) return entry.result;
+  const generation = memory.generation;
+  for (let i = 0; i < CACHE_ENTRIES; i++) {
+    const entry = cache[i]!;
+    if (entry.lkey === lkey && entry.addr === addr && entry.take === take && entry.write === write && entry.memory === memory && entry.generation === generation && entry.pdHandle === pdHandle) return entry.result;
+  }
   const result = checkOne(memory, pdHandle, lkey, addr, take, write);
   if (!result.ok) return result;
+  const entry = cache[nextVictim]!;
+  nextVictim = (nextVictim + 1) % CACHE_ENTRIES;
   entry.memory = memory;
-  entry.generation = memory.generation;
+  entry.generation = generation;
   entry.pdHandle = pdHandle;
   entry.lkey = lkey;
   entry.addr = addr;

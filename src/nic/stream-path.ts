@@ -180,7 +180,7 @@ export class StreamPath implements DataPath {
       this.lent = { kind: 'discard' };
       return DISCARD_AREA;
     }
-    const head = qp.rq[0];
+    const head = qp.rq.peek();
     if (head !== undefined && this.holdStart === this.holdEnd && head.sgList.some((sge) => sge.length > 0)) {
       const target = this.currentSegment(head);
       if (target !== null) {
@@ -222,7 +222,7 @@ export class StreamPath implements DataPath {
         if (this.holdEnd - this.holdStart >= HOLDING_BYTES / 2 && !this.paused) this.pause();
         return;
       }
-      const head = this.qp.rq[0]!;
+      const head = this.qp.rq.peek()!;
       this.filled += count;
       this.segmentOffset += count;
       const shortRead = count < lent.length;
@@ -279,7 +279,7 @@ export class StreamPath implements DataPath {
     const { qp } = this;
     const heldBefore = this.holdEnd - this.holdStart;
     while (this.holdStart < this.holdEnd && qp.rq.length > 0 && qp.state !== 'ERR') {
-      const head = qp.rq[0]!;
+      const head = qp.rq.peek()!;
       const resolved = resolveSgl(qp.services.memory, qp.init.pdHandle, head.sgList, 'write', this.holdEnd - this.holdStart);
       if (!resolved.ok) {
         this.failRecv(head, resolved.reason);

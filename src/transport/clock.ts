@@ -19,9 +19,14 @@ function assertDelay(delayMs: number): void {
  * waiting for an ACK or an RNR retry is pending work, and the process must stay alive for it
  * exactly as it would for a pending socket read.
  */
+interface RealTimer extends TimerHandle {
+  timeout: NodeJS.Timeout | null;
+}
+
 class RealClock implements Clock {
   private nextId = 1;
-  private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** Timers set and neither fired nor cleared. */
+  private live = 0;
 
   now(): number {
     // Monotonic: wall-clock jumps (NTP, suspend) must not fire or starve retry timers.
@@ -30,25 +35,29 @@ class RealClock implements Clock {
 
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     assertDelay(delayMs);
-    const id = this.nextId++;
-    const timeout = setTimeout(() => {
-      this.timers.delete(id);
+    // The handle carries its Timeout: arming and clearing (an ACK timer, per round trip) need no table.
+    const handle: RealTimer = { id: this.nextId++, timeout: null };
+    handle.timeout = setTimeout(() => {
+      handle.timeout = null;
+      this.live--;
       callback();
     }, delayMs);
-    this.timers.set(id, timeout);
-    return { id };
+    this.live++;
+    return handle;
   }
 
   clearTimer(handle: TimerHandle): void {
-    const timeout = this.timers.get(handle.id);
-    if (timeout === undefined) return; // already fired or cleared: clearing twice is harmless
-    clearTimeout(timeout);
-    this.timers.delete(handle.id);
+    const timer = handle as Partial<RealTimer>;
+    // Already fired or cleared, or not a handle of this clock: clearing is harmless.
+    if (timer.timeout === null || timer.timeout === undefined) return;
+    clearTimeout(timer.timeout);
+    timer.timeout = null;
+    this.live--;
   }
 
   /** Timers set and neither fired nor cleared (for leak checks in tests). */
   pendingTimers(): number {
-    return this.timers.size;
+    return this.live;
   }
 
   defer(task: () => void): void {
