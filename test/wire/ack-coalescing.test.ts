@@ -67,7 +67,7 @@ describe('ACK coalescing: one cumulative ACK per 32 requests or 128 KiB, the res
       const payload = new Uint8Array(65536);
       const burst = Buffer.concat([0, 1, 2, 3].map((i) => {
         payload.fill(i + 1);
-        return frame({ opcode: 'RDMA_WRITE', flags: 0, psn: p + i, payloadLength: 65536, remoteAddr: peer.side.mr.addr, rkey: peer.side.mr.rkey, length: 65536 }, payload);
+        return frame({ opcode: 'RDMA_WRITE', flags: 0, psn: p + i, payloadLength: 65536, remoteAddr: peer.side.mr.addr, rkey: peer.side.mr.rkey }, payload);
       }));
       peer.transport.deliver(burst);
       expect(ackPsns(peer)).toEqual([p + 1, p + 3]);
@@ -107,7 +107,7 @@ describe('ACK coalescing: one cumulative ACK per 32 requests or 128 KiB, the res
       postRecvs(peer, 1, 8);
       peer.transport.deliver(Buffer.concat([
         sends(p, 1, 8),
-        frame({ opcode: 'RDMA_WRITE', flags: 0, psn: p + 1, payloadLength: 8, remoteAddr: peer.side.mr.addr, rkey: (peer.side.mr.rkey + 1) >>> 0, length: 8 }, new Uint8Array(8)),
+        frame({ opcode: 'RDMA_WRITE', flags: 0, psn: p + 1, payloadLength: 8, remoteAddr: peer.side.mr.addr, rkey: (peer.side.mr.rkey + 1) >>> 0 }, new Uint8Array(8)),
       ]));
       await endOfIoPhase();
       const frames = peer.frames();
