@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { NIC_LIMITS } from '../../src/abi/limits.js';
 import { psnAdd } from '../../src/wire/frame.js';
-import { frame } from '../support/raw-peer.js';
+import { frame, rawPeer } from '../support/raw-peer.js';
 import { endOfIoPhase, scriptedPeer, type ScriptedPeer } from '../support/scripted-transport.js';
-import { pollUntil, sge } from '../support/verbs-harness.js';
+import { pollUntil, sge, waitFor } from '../support/verbs-harness.js';
 
 /*
  * docs/wire.md §5.3: a responder's cumulative ACK leaves after every ackCoalesceRequests (32)
@@ -56,6 +56,23 @@ describe('ACK coalescing: one cumulative ACK per 32 requests or 128 KiB, the res
       peer.side.monitor.assertAgreement();
     } finally {
       peer.close();
+    }
+  });
+
+  it('over a real socket: 64 and 33 small SENDs in one write are acknowledged [31, 63] and [31, 32]', async () => {
+    for (const [count, expected] of [[64, [31, 63]], [33, [31, 32]]] as const) {
+      const peer = await rawPeer();
+      try {
+        peer.side.qp.postRecv(Array.from({ length: count }, (_, i) => ({ wrId: BigInt(i), sgList: [sge(peer.side, i * 8, 8)] })));
+        peer.raw.write(Buffer.concat([peer.hello, sends(0, count, 8)]));
+        expect(await pollUntil(peer.side.cq, count)).toHaveLength(count);
+        await waitFor(() => peer.frames().length >= 2, 2000, 'two ACKs');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(peer.frames().map((f) => [f.header.opcode, f.header.psn])).toEqual(expected.map((psn) => ['ACK', psn]));
+        peer.side.monitor.assertAgreement();
+      } finally {
+        peer.close();
+      }
     }
   });
 
