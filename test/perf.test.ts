@@ -69,6 +69,22 @@ describe('tcpverbs perf (the perftest port): every test, both sides, perftest\'s
     expect(timed.rows.client[0]!.iterations).toBeGreaterThan(10);
   }, 60_000);
 
+  it.each([['send_lat'], ['write_lat'], ['read_lat']] as const)('%s --warmup 30 -n 50: the warm-up is not recorded; the row has exactly 50 samples, each one measured', async (test) => {
+    const { rows } = await pair(options(test, { iters: 50, warmupIters: 30 }));
+    const row = rows.client[0]!;
+    expect(row.iterations).toBe(50);
+    expect(rows.server[0]).toEqual(row);
+    // A slot left unrecorded would read 0 µs.
+    expect(row.latencyUsec!.min).toBeGreaterThan(0);
+  });
+
+  it('send_lat -D 1 --warmup 100: the samples are the measured iterations only, none of them an empty slot', async () => {
+    const { rows } = await pair(options('send_lat', { durationSeconds: 1, iters: 1000, warmupIters: 100 }));
+    const row = rows.client[0]!;
+    expect(row.iterations).toBeGreaterThan(10);
+    expect(row.latencyUsec!.min).toBeGreaterThan(0);
+  }, 30_000);
+
   it('the two sides must run the same test: a mismatch names what each side runs', async () => {
     let listening: (port: number) => void = () => {};
     const port = new Promise<number>((r) => { listening = r; });
@@ -100,6 +116,16 @@ describe('perftest\'s figures', () => {
     expect(f.peakBytesPerSecond).toBeCloseTo(1e6, 3);
   });
 
+  it('bandwidth: a best stretch of a single WR sets the peak at that WR\'s own rate', () => {
+    // 10 WRs of 1000 bytes posted at t = i ms; each completes 1 ms after it was posted, except WR 4,
+    // which completes 0.1 ms after its post: alone it ran at 10 MB/s, every longer stretch is slower.
+    const posted = Float64Array.from({ length: 10 }, (_, i) => i);
+    const completed = Float64Array.from({ length: 10 }, (_, i) => (i === 4 ? 4.1 : i + 1));
+    const f = bandwidthFigures({ size: 1000, iterations: 10, posted, completed }, 1);
+    expect(f.averageBytesPerSecond).toBeCloseTo(1e6, 3);
+    expect(f.peakBytesPerSecond).toBeCloseTo(1e7, 0);
+  });
+
   it('latency: min, max, median, mean, population stdev and the 99th / 99.9th percentiles', () => {
     const samples = Float64Array.from({ length: 1000 }, (_, i) => i + 1);
     const f = latencyFigures(samples);
@@ -111,7 +137,7 @@ describe('perftest\'s figures', () => {
 
 describe('tcpverbs perf in two processes (the CLI)', () => {
   /** Runs `tcpverbs perf <args>` as the server, then the client; resolves both outputs. */
-  async function cli(args: string[]): Promise<{ server: string; client: string }> {
+  async function cli(args: string[]): Promise<{ server: string; client: string; serverErr: string[]; clientErr: string[] }> {
     const run = (extra: string[], onLine: (line: string) => void) => new Promise<string>((resolveRun, reject) => {
       const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src/cli/main.ts'), 'perf', ...args, ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
@@ -121,10 +147,12 @@ describe('tcpverbs perf in two processes (the CLI)', () => {
     });
     let listening: (port: number) => void = () => {};
     const port = new Promise<number>((r) => { listening = r; });
-    const server = run(['-p', '0'], (line) => { const m = /^listening on port (\d+)$/.exec(line); if (m) listening(Number(m[1])); });
-    const client = run(['127.0.0.1', '-p', String(await port)], () => {});
+    const serverErr: string[] = [];
+    const clientErr: string[] = [];
+    const server = run(['-p', '0'], (line) => { serverErr.push(line); const m = /^listening on port (\d+)$/.exec(line); if (m) listening(Number(m[1])); });
+    const client = run(['127.0.0.1', '-p', String(await port)], (line) => clientErr.push(line));
     const [s, c] = await Promise.all([server, client]);
-    return { server: s, client: c };
+    return { server: s, client: c, serverErr, clientErr };
   }
 
   it('send_bw and send_lat print perftest\'s banner and columns on both sides', async () => {
@@ -137,5 +165,19 @@ describe('tcpverbs perf in two processes (the CLI)', () => {
     expect(lat.client).toContain('Send Latency Test');
     expect(lat.client).toContain(LAT_COLUMNS);
     expect(lat.client).toMatch(/\n 64 +500( +\d+\.\d\d){7}\n/);
+  }, 60_000);
+
+  it('send_bw --warmup 200 -n 10 --json: the warm-up is not counted in either side\'s cost (about one frame per measured message, not 21)', async () => {
+    const out = await cli(['send_bw', '--warmup', '200', '-n', '10', '--json']);
+    const rowOf = (lines: string[]) => JSON.parse(lines.find((l) => l.startsWith('{'))!) as PerfRow;
+    const row = rowOf(out.clientErr);
+    expect(row.iterations).toBe(10);
+    // 10 SENDs and the zero-length SEND that ends the run: 1.1 frames per message.
+    expect(row.client.counters.framesSentPerMessage).toBeGreaterThanOrEqual(1);
+    expect(row.client.counters.framesSentPerMessage).toBeLessThan(2);
+    // The server counts from the moment it polls the last warm-up receive; its NIC may have taken
+    // measured frames before that (an undercount, reported), never the 200 warm-up frames.
+    expect(row.server.counters.framesReceivedPerMessage).toBeLessThan(2);
+    expect(rowOf(out.serverErr).server).toEqual(row.server);
   }, 60_000);
 });

@@ -862,6 +862,7 @@ describe('work request validation: EINVAL with badWr; the WRs before it stay pos
     { name: 'more SGEs than maxSendSge', wr: (s) => ({ ...send(s, 2n), sgList: [sge(s, 0, 1), sge(s, 1, 1), sge(s, 2, 1)] }), message: /wr\[1\]\.sgList has 3 entries; the QP allows 2/ },
     { name: 'an SGE with a negative length', wr: (s) => ({ ...send(s, 2n), sgList: [{ ...sge(s, 0, 1), length: -1 }] }), message: /wr\[1\]\.sgList\[0\]\.length must be an integer in 0\.\.4294967295, got -1/ },
     { name: 'an SGE that is not an object', wr: (s) => ({ ...send(s, 2n), sgList: [7] }), message: /wr\[1\]\.sgList\[0\] must be \{ addr, length, lkey \}/ },
+    { name: 'an SGE with addr -1', wr: (s) => ({ ...send(s, 2n), sgList: [{ ...sge(s, 0, 1), addr: -1 }] }), message: /wr\[1\]\.sgList\[0\]\.addr must be an integer in 0\.\.9007199254740991, got -1/ },
     { name: 'a message over maxMsgSize', wr: (s) => ({ ...send(s, 2n), sgList: [{ ...sge(s, 0, 1), length: DEVICE_LIMITS.maxMsgSize + 1 }] }), message: new RegExp(`wr\\[1\\] is ${DEVICE_LIMITS.maxMsgSize + 1} bytes; the largest message is ${DEVICE_LIMITS.maxMsgSize}`) },
     { name: 'RDMA_WRITE without rdma', wr: (s) => ({ ...send(s, 2n), opcode: 'RDMA_WRITE' }), message: /wr\[1\]\.rdma \{ remoteAddr, rkey \} is required for RDMA_WRITE/ },
     { name: 'RDMA_WRITE_WITH_IMM without rdma', wr: (s) => ({ ...send(s, 2n), opcode: 'RDMA_WRITE_WITH_IMM', immData: 1 }), message: /wr\[1\]\.rdma \{ remoteAddr, rkey \} is required for RDMA_WRITE_WITH_IMM/ },
@@ -916,6 +917,9 @@ describe('work request validation: EINVAL with badWr; the WRs before it stay pos
     { name: 'wrId a number', wr: (s) => ({ ...recv(s, 0n), wrId: 2 }), message: /wr\[1\]\.wrId must be a bigint in 0\.\.2\^64-1, got 2/ },
     { name: 'more SGEs than maxRecvSge', wr: (s) => ({ wrId: 2n, sgList: [sge(s, 0, 1), sge(s, 1, 1), sge(s, 2, 1)] }), message: /wr\[1\]\.sgList has 3 entries; the QP allows 2/ },
     { name: 'an SGE with an lkey over 32 bits', wr: (s) => ({ wrId: 2n, sgList: [{ ...sge(s, 0, 1), lkey: 2 ** 32 }] }), message: /wr\[1\]\.sgList\[0\]\.lkey must be an integer in 0\.\.4294967295/ },
+    { name: 'wrId negative', wr: (s) => ({ ...recv(s, 0n), wrId: -1n }), message: /wr\[1\]\.wrId must be a bigint in 0\.\.2\^64-1, got -1n/ },
+    { name: 'an SGE with a length of 2^32', wr: (s) => ({ wrId: 2n, sgList: [{ ...sge(s, 0, 1), length: 2 ** 32 }] }), message: /wr\[1\]\.sgList\[0\]\.length must be an integer in 0\.\.4294967295, got 4294967296/ },
+    { name: 'an SGE with addr -1', wr: (s) => ({ wrId: 2n, sgList: [{ ...sge(s, 0, 1), addr: -1 }] }), message: /wr\[1\]\.sgList\[0\]\.addr must be an integer in 0\.\.9007199254740991, got -1/ },
   ];
 
   it.each(badRecvs)('postRecv: $name', async ({ wr, message }) => {

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { SendQueue } from '../../src/nic/send-queue.js';
+import type { SendWqe } from '../../src/nic/work-queues.js';
+
+const wqe = (id: number): SendWqe => ({
+  wrId: BigInt(id), opcode: 'SEND', signaled: true, solicited: false, fence: false, sgList: [], inline: null, length: 0,
+  immData: undefined, remote: null, atomic: null, phase: 'queued', psn: -1, status: null, errorCause: null, rnrRetriesLeft: 0, local: null, pinned: null,
+});
+
+/** A ring of 4 whose head was moved to slot 3 by three WQEs posted, sent, acknowledged and completed. */
+function ringAtSlot3(): SendQueue {
+  const sq = new SendQueue(4);
+  const first = [wqe(0), wqe(1), wqe(2)];
+  for (const w of first) sq.push(w);
+  first.forEach((w, i) => { expect(sq.peekQueued()).toBe(w); sq.markSent(w, i); });
+  for (const w of first) sq.finish(w, 'SUCCESS');
+  expect([sq.shiftDone(), sq.shiftDone(), sq.shiftDone()]).toEqual(first);
+  expect(sq.length).toBe(0);
+  return sq;
+}
+
+describe('the send queue ring across its wrap-around (head at the last slot)', () => {
+  it('WQEs pushed across the end of the ring are sent, found, acknowledged, rewound and completed in posting order', () => {
+    const sq = ringAtSlot3();
+    const w = [wqe(3), wqe(4), wqe(5), wqe(6)]; // slots 3, 0, 1, 2
+    for (const x of w) sq.push(x);
+    expect(sq.isFull).toBe(true);
+    expect(() => sq.push(wqe(7))).toThrow('SendQueue invariant: push beyond the capacity of 4');
+    // Sent in posting order, with PSNs that also cross the 24-bit wrap.
+    const psns = [0xfffffe, 0xffffff, 0];
+    for (let i = 0; i < 3; i++) {
+      expect(sq.peekQueued()).toBe(w[i]);
+      sq.markSent(w[i]!, psns[i]!);
+    }
+    expect(sq.peekQueued()).toBe(w[3]);
+    expect(sq.inFlight).toBe(3);
+    expect(sq.oldestInFlight()).toBe(w[0]);
+    expect(sq.findInFlight(0xffffff)).toBe(w[1]);
+    expect(sq.findInFlight(0)).toBe(w[2]);
+    expect(sq.findInFlight(1)).toBeUndefined();
+    expect(sq.inFlightThrough(0xffffff)).toEqual([w[0], w[1]]);
+    expect(sq.inFlightThrough(0)).toEqual([w[0], w[1], w[2]]);
+
+    // The oldest is acknowledged and completed: the head wraps to slot 0.
+    sq.finish(w[0]!, 'SUCCESS');
+    expect(sq.oldestInFlight()).toBe(w[1]);
+    expect(sq.shiftDone()).toBe(w[0]);
+    expect(sq.shiftDone()).toBeUndefined();
+    const w7 = wqe(7); // slot 3 again, behind the WQEs in slots 0..2
+    sq.push(w7);
+    expect(sq.isFull).toBe(true);
+
+    // Go-back-N from the WQE in slot 0: it and everything after it are queued again, in order.
+    expect(sq.rewindTo(w[1]!)).toEqual([w[1], w[2]]);
+    expect(sq.inFlight).toBe(0);
+    expect(sq.oldestInFlight()).toBeUndefined();
+    expect(sq.inFlightThrough(0)).toEqual([]);
+    const resent: SendWqe[] = [];
+    for (let next = sq.peekQueued(), psn = 0xffffff; next !== undefined; next = sq.peekQueued(), psn = (psn + 1) & 0xffffff) {
+      sq.markSent(next, psn);
+      resent.push(next);
+    }
+    expect(resent).toEqual([w[1], w[2], w[3], w7]);
+    expect(resent.map((x) => x.psn)).toEqual([0xffffff, 0, 1, 2]);
+    expect(sq.findInFlight(2)).toBe(w7);
+    expect(sq.inFlightThrough(1)).toEqual([w[1], w[2], w[3]]);
+
+    // All but the newest are acknowledged: the newest (the last slot of the ring) is the oldest in flight.
+    for (const x of sq.inFlightThrough(1)) sq.finish(x, 'SUCCESS');
+    expect(sq.oldestInFlight()).toBe(w7);
+    expect(sq.inFlight).toBe(1);
+    // Go-back-N to the newest WQE sent (just before the cursor); one never sent cannot be rewound to.
+    expect(() => sq.rewindTo(wqe(99))).toThrow('SendQueue invariant: rewind to WQE 99, which is not in flight');
+    expect(() => sq.rewindTo(w[1]!)).toThrow('which is not in flight');
+    expect(sq.rewindTo(w7)).toEqual([w7]);
+    expect(sq.peekQueued()).toBe(w7);
+    sq.markSent(w7, 2);
+    sq.finish(w7, 'SUCCESS');
+    const completed: (SendWqe | undefined)[] = [];
+    for (let head = sq.shiftDone(); head !== undefined; head = sq.shiftDone()) completed.push(head);
+    expect(completed).toEqual([w[1], w[2], w[3], w7]);
+    expect(sq.length).toBe(0);
+    expect(sq.inFlight).toBe(0);
+  });
+
+  it('ERR across the wrap: flushAll returns every WQE in posting order, the ones not done as WR_FLUSH_ERR', () => {
+    const sq = ringAtSlot3();
+    const w = [wqe(3), wqe(4), wqe(5)]; // slots 3, 0, 1
+    for (const x of w) sq.push(x);
+    sq.markSent(w[0]!, 7);
+    sq.markSent(w[1]!, 8);
+    sq.finish(w[0]!, 'SUCCESS');
+    const flushed = sq.flushAll();
+    expect(flushed).toEqual(w);
+    expect(flushed.map((x) => x.status)).toEqual(['SUCCESS', 'WR_FLUSH_ERR', 'WR_FLUSH_ERR']);
+    expect(sq.length).toBe(0);
+  });
+});
