@@ -133,11 +133,19 @@ async function serve(endpoint: PerfEndpoint, control: ControlChannel, size: numb
   const { options } = endpoint;
   let cost = measure(endpoint);
   let handled = 0;
+  // Measured SENDs the NIC had already received when the application polled the last warm-up
+  // one: their reads and frames fall before the counters are sampled, so they are not counted.
+  let early = 0;
+  const framesBefore = endpoint.counters().framesReceived;
+  const onWarm = () => {
+    cost = measure(endpoint);
+    early = Math.max(0, endpoint.counters().framesReceived - framesBefore - options.warmupIters);
+  };
   if (isLatency(options.test)) handled = (await runLatency(endpoint, remote, size, options, false)).length;
-  else if (options.test === 'send_bw') handled = await receiveSends(endpoint, Math.max(...options.sizes), () => { cost = measure(endpoint); });
+  else if (options.test === 'send_bw') handled = await receiveSends(endpoint, Math.max(...options.sizes), onWarm);
   const done = await idleUntil(endpoint, control.expect<Done>('done'));
   const row = done.row!;
-  const spent = cost(handled > 0 ? handled : row.iterations);
+  const spent = cost(handled > 0 ? Math.max(1, handled - early) : row.iterations);
   control.send({ type: 'done', cost: spent } satisfies Done);
   return { ...row, server: spent };
 }
