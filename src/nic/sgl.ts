@@ -30,9 +30,8 @@ export function resolveSgl(memory: MemoryTable, pdHandle: number, sgList: readon
   return { ok: true, views, regions };
 }
 
-/** A resolution of a one-SGE list, good for the table and generation it was made under. */
+/** A resolution of a one-SGE list, good for the generation of its table it was made under. */
 interface CachedResolution {
-  memory: MemoryTable | null;
   generation: number;
   pdHandle: number;
   lkey: number;
@@ -46,14 +45,23 @@ interface CachedResolution {
  * Applications repost the same few SGEs (perftest posts one WR again and again), so a one-SGE
  * list resolved before is answered from here, as a NIC answers from its MTT cache: no table
  * lookup, and no view or arrays made per WR. A hit matches every input of the check exactly; a
- * deregistration (a new generation) invalidates every entry; refusals are never cached; with an
- * observer watching memory accesses the cache is bypassed, so every check is seen. Fully
- * associative, replaced round robin: a send and a receive buffer, on one or two devices, never
- * evict each other.
+ * deregistration (a new generation) invalidates every entry of its table; a buffer detached or
+ * shrunk under its MR (its view then reads 0 bytes) is checked again, so refused; refusals are
+ * never cached; with an observer watching memory accesses the cache is bypassed, so every check
+ * is seen. Four entries per table (they go with it), fully associative, replaced round robin: a
+ * send and a receive buffer never evict each other.
  */
 const CACHE_ENTRIES = 4;
-const cache: CachedResolution[] = Array.from({ length: CACHE_ENTRIES }, () => ({ memory: null, generation: 0, pdHandle: 0, lkey: 0, addr: 0, take: 0, write: false, result: NOTHING }));
-let nextVictim = 0;
+const caches = new WeakMap<MemoryTable, { entries: CachedResolution[]; nextVictim: number }>();
+
+function cacheOf(memory: MemoryTable): { entries: CachedResolution[]; nextVictim: number } {
+  let cache = caches.get(memory);
+  if (cache === undefined) {
+    cache = { entries: Array.from({ length: CACHE_ENTRIES }, () => ({ generation: -1, pdHandle: 0, lkey: 0, addr: 0, take: 0, write: false, result: NOTHING })), nextVictim: 0 };
+    caches.set(memory, cache);
+  }
+  return cache;
+}
 
 function resolveOne(memory: MemoryTable, pdHandle: number, sge: Sge, write: boolean, length: number): SglResolution {
   const take = Math.min(length, sge.length);
@@ -61,15 +69,22 @@ function resolveOne(memory: MemoryTable, pdHandle: number, sge: Sge, write: bool
   const { lkey, addr } = sge;
   if (memory.observed) return checkOne(memory, pdHandle, lkey, addr, take, write);
   const generation = memory.generation;
-  for (let i = 0; i < CACHE_ENTRIES; i++) {
-    const entry = cache[i]!;
-    if (entry.lkey === lkey && entry.addr === addr && entry.take === take && entry.write === write && entry.memory === memory && entry.generation === generation && entry.pdHandle === pdHandle) return entry.result;
+  const cache = cacheOf(memory);
+  for (const entry of cache.entries) {
+    if (entry.generation !== generation) {
+      // Stale since a deregistration: let go of its region and buffer.
+      entry.result = NOTHING;
+      continue;
+    }
+    if (entry.lkey === lkey && entry.addr === addr && entry.take === take && entry.write === write && entry.pdHandle === pdHandle) {
+      if (entry.result.ok && entry.result.views[0]!.byteLength === take) return entry.result;
+      break;
+    }
   }
   const result = checkOne(memory, pdHandle, lkey, addr, take, write);
   if (!result.ok) return result;
-  const entry = cache[nextVictim]!;
-  nextVictim = (nextVictim + 1) % CACHE_ENTRIES;
-  entry.memory = memory;
+  const entry = cache.entries[cache.nextVictim]!;
+  cache.nextVictim = (cache.nextVictim + 1) % CACHE_ENTRIES;
   entry.generation = generation;
   entry.pdHandle = pdHandle;
   entry.lkey = lkey;

@@ -47,6 +47,15 @@ describe('one-SGE resolutions come from a cache that never answers wrongly', () 
     expect(resolveSgl(memory, PD, [{ ...sge, length: 0 }], 'write')).toMatchObject({ ok: true, views: [], regions: [] });
   });
 
+  test('a buffer detached under its MR is refused, as without the cache (its cached view reads 0 bytes)', () => {
+    const { memory, mr, sge } = setup();
+    expect(resolveSgl(memory, PD, [sge], 'write').ok).toBe(true);
+    structuredClone(mr.buffer.buffer, { transfer: [mr.buffer.buffer] });
+    const again = resolveSgl(memory, PD, [sge], 'write');
+    expect(again.ok).toBe(false);
+    expect(!again.ok && again.reason).toMatch(/outside the region/);
+  });
+
   test('two tables never share an answer: the same key and address in another table is looked up there', () => {
     const a = setup();
     const b = new MemoryTable(16);
