@@ -62,9 +62,13 @@ export class MemoryTable {
     return this.deregistrations;
   }
 
-  /** Someone watches every memory access, so no check may be skipped by a cache. */
-  get observed(): boolean {
-    return this.observer?.memoryAccess !== undefined;
+  /**
+   * A local access granted from a cache of earlier checks (nic/sgl.ts): the observer sees it as
+   * it sees every check, so a watcher cannot tell a cached grant from a looked-up one.
+   */
+  reportCachedLocal(region: Registration, addr: number, length: number, write: boolean): void {
+    const observe = this.observer?.memoryAccess;
+    if (observe !== undefined) observe.call(this.observer, { side: 'local', key: region.lkey, offset: addr - region.addr, length, op: write ? 'write' : 'read', granted: true });
   }
 
   private freshKey(): number {

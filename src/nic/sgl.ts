@@ -47,8 +47,8 @@ interface CachedResolution {
  * lookup, and no view or arrays made per WR. A hit matches every input of the check exactly; a
  * deregistration (a new generation) invalidates every entry of its table; a buffer detached or
  * shrunk under its MR (its view then reads 0 bytes) is checked again, so refused; refusals are
- * never cached; with an observer watching memory accesses the cache is bypassed, so every check
- * is seen. Four entries per table (they go with it), fully associative, replaced round robin: a
+ * never cached; an observer watching memory accesses is told of every cached grant as of a
+ * looked-up one. Four entries per table (they go with it), fully associative, replaced round robin: a
  * send and a receive buffer never evict each other.
  */
 const CACHE_ENTRIES = 4;
@@ -67,7 +67,6 @@ function resolveOne(memory: MemoryTable, pdHandle: number, sge: Sge, write: bool
   const take = Math.min(length, sge.length);
   if (take === 0) return NOTHING;
   const { lkey, addr } = sge;
-  if (memory.observed) return checkOne(memory, pdHandle, lkey, addr, take, write);
   const generation = memory.generation;
   const cache = cacheOf(memory);
   for (const entry of cache.entries) {
@@ -77,7 +76,10 @@ function resolveOne(memory: MemoryTable, pdHandle: number, sge: Sge, write: bool
       continue;
     }
     if (entry.lkey === lkey && entry.addr === addr && entry.take === take && entry.write === write && entry.pdHandle === pdHandle) {
-      if (entry.result.ok && entry.result.views[0]!.byteLength === take) return entry.result;
+      if (entry.result.ok && entry.result.views[0]!.byteLength === take) {
+        memory.reportCachedLocal(entry.result.regions[0]!, addr, take, write);
+        return entry.result;
+      }
       break;
     }
   }

@@ -71,12 +71,13 @@ describe('one-SGE resolutions come from a cache that never answers wrongly', () 
     expect(() => (first.regions as unknown[]).pop()).toThrow(TypeError);
   });
 
-  test('with an observer watching memory accesses, every resolution is checked and reported', () => {
-    const seen: boolean[] = [];
-    const memory = new MemoryTable(16, { memoryAccess: (check) => seen.push(check.granted) });
+  test('an observer watching memory accesses is told of every resolution, cached or not, with the same key, offset, length and op', () => {
+    const seen: unknown[] = [];
+    const memory = new MemoryTable(16, { memoryAccess: (check) => seen.push(check) });
     const mr = memory.register(PD, new Uint8Array(256), Access.LOCAL_WRITE)!;
-    const sge = { addr: mr.addr, length: 16, lkey: mr.lkey };
+    const sge = { addr: mr.addr + 16, length: 16, lkey: mr.lkey };
     for (let i = 0; i < 5; i++) resolveSgl(memory, PD, [sge], 'write');
-    expect(seen).toEqual([true, true, true, true, true]);
+    const one = { side: 'local', key: mr.lkey, offset: 16, length: 16, op: 'write', granted: true };
+    expect(seen).toEqual([one, one, one, one, one]);
   });
 });
