@@ -167,16 +167,16 @@ describe('tcpverbs perf in two processes (the CLI)', () => {
     expect(lat.client).toMatch(/\n 64 +500( +\d+\.\d\d){7}\n/);
   }, 60_000);
 
-  it('send_bw --warmup 200 -n 10 --json: the warm-up is not counted in either side\'s cost (about one frame per measured message, not 21)', async () => {
-    const out = await cli(['send_bw', '--warmup', '200', '-n', '10', '--json']);
+  it.each(['send_bw', 'write_bw'])('%s --warmup 200 -n 10 --json: the warm-up is not counted in either side\'s cost (about one frame per measured message, not 21)', async (test) => {
+    const out = await cli([test, '--warmup', '200', '-n', '10', '--json']);
     const rowOf = (lines: string[]) => JSON.parse(lines.find((l) => l.startsWith('{'))!) as PerfRow;
     const row = rowOf(out.clientErr);
     expect(row.iterations).toBe(10);
-    // 10 SENDs and the zero-length SEND that ends the run: 1.1 frames per message.
+    // 10 requests (and, for send_bw, the zero-length SEND that ends the run): 1 to 1.1 frames per message.
     expect(row.client.counters.framesSentPerMessage).toBeGreaterThanOrEqual(1);
     expect(row.client.counters.framesSentPerMessage).toBeLessThan(2);
-    // The server samples its counters when it polls the last warm-up receive; measured frames its
-    // NIC took before that are taken off the count, so neither an undercount nor the 200 warm-up frames.
+    // The server samples its counters when the client says the warm-up is over (every warm-up WR
+    // complete, no measured one sent): neither an undercount nor the 200 warm-up frames.
     expect(row.server.counters.framesReceivedPerMessage).toBeGreaterThanOrEqual(1);
     expect(row.server.counters.framesReceivedPerMessage).toBeLessThan(2);
     expect(rowOf(out.serverErr).server).toEqual(row.server);

@@ -83,19 +83,18 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
 
 /**
  * The responder's part of ib_send_bw: receives kept posted (rx depth), reposted as they complete,
- * until the client's zero-length SEND says the run is over. `onWarm` runs when the warm-up
- * messages are in (the server's cost is counted from there). Returns how many measured messages arrived.
+ * until the client's zero-length SEND says the run is over. Returns how many measured messages
+ * (after the --warmup ones) arrived.
  */
-export async function receiveSends(endpoint: PerfEndpoint, size: number, onWarm: () => void): Promise<number> {
+export async function receiveSends(endpoint: PerfEndpoint, size: number): Promise<number> {
   const { rxDepth, warmupIters } = endpoint.options;
   let received = 0;
-  if (warmupIters === 0) onWarm();
   for (;;) {
     const wcs = await endpoint.completions(rxDepth);
     endpoint.postRecvs(wcs.length, size);
     for (const wc of wcs) {
       if (wc.byteLen === 0) return received - warmupIters;
-      if (++received === warmupIters) onWarm();
+      received++;
     }
   }
 }

@@ -27,6 +27,8 @@ export interface PerfRow {
 
 interface Hello { type: 'hello'; test: string; sizes: number[]; iters: number; durationSeconds: number; warmupIters: number; address: PeerAddress }
 interface Done { type: 'done'; row?: Omit<PerfRow, 'server'>; cost?: SideCost }
+/** The client's bandwidth warm-up is over (every warm-up WR complete); the server's echo: counters sampled. */
+interface Measure { type: 'measure' }
 
 export interface PerfIo {
   /** A line of perftest's output. */
@@ -112,7 +114,13 @@ async function drive(endpoint: PerfEndpoint, control: ControlChannel, size: numb
     row = { test: options.test, size, iterations: samples.length, latencyUsec: latencyFigures(samples), client: cost(samples.length) };
   } else {
     // Warm-up WRs (--warmup) go first, untimed: the JIT and the kernel's socket buffers settle.
-    if (options.warmupIters > 0) await runBandwidth(endpoint, remote, size, { iters: options.warmupIters, durationSeconds: 0 });
+    if (options.warmupIters > 0) {
+      await runBandwidth(endpoint, remote, size, { iters: options.warmupIters, durationSeconds: 0 });
+      // Every warm-up WR is complete, so the peer's NIC has taken all of them and no measured one
+      // is sent yet: the server samples its counters now, and says so.
+      control.send({ type: 'measure' } satisfies Measure);
+      await control.expect<Measure>('measure');
+    }
     cost = measure(endpoint);
     const samples = await runBandwidth(endpoint, remote, size, options);
     if (options.test === 'send_bw') {
@@ -133,19 +141,21 @@ async function serve(endpoint: PerfEndpoint, control: ControlChannel, size: numb
   const { options } = endpoint;
   let cost = measure(endpoint);
   let handled = 0;
-  // Measured SENDs the NIC had already received when the application polled the last warm-up
-  // one: their reads and frames fall before the counters are sampled, so they are not counted.
-  let early = 0;
-  const framesBefore = endpoint.counters().framesReceived;
-  const onWarm = () => {
-    cost = measure(endpoint);
-    early = Math.max(0, endpoint.counters().framesReceived - framesBefore - options.warmupIters);
-  };
+  // A bandwidth warm-up ends when the client says so (see drive): the counters are sampled then.
+  const warmedUp = !isLatency(options.test) && options.warmupIters > 0
+    ? control.expect<Measure>('measure').then(() => {
+      cost = measure(endpoint);
+      control.send({ type: 'measure' } satisfies Measure);
+    })
+    : null;
+  // Awaited below, where a failure of the control connection is reported; not unhandled meanwhile.
+  warmedUp?.catch(() => {});
   if (isLatency(options.test)) handled = (await runLatency(endpoint, remote, size, options, false)).length;
-  else if (options.test === 'send_bw') handled = await receiveSends(endpoint, Math.max(...options.sizes), onWarm);
+  else if (options.test === 'send_bw') handled = await receiveSends(endpoint, Math.max(...options.sizes));
+  if (warmedUp !== null) await idleUntil(endpoint, warmedUp);
   const done = await idleUntil(endpoint, control.expect<Done>('done'));
   const row = done.row!;
-  const spent = cost(handled > 0 ? Math.max(1, handled - early) : row.iterations);
+  const spent = cost(handled > 0 ? handled : row.iterations);
   control.send({ type: 'done', cost: spent } satisfies Done);
   return { ...row, server: spent };
 }
