@@ -14,15 +14,15 @@ function assertDelay(delayMs: number): void {
   }
 }
 
+interface RealTimer extends TimerHandle {
+  timeout: NodeJS.Timeout | null;
+}
+
 /**
  * Wall-clock timers on `setTimeout`. The timers are deliberately NOT unref'd: a work request
  * waiting for an ACK or an RNR retry is pending work, and the process must stay alive for it
  * exactly as it would for a pending socket read.
  */
-interface RealTimer extends TimerHandle {
-  timeout: NodeJS.Timeout | null;
-}
-
 class RealClock implements Clock {
   private nextId = 1;
   /** Timers set and neither fired nor cleared. */

@@ -78,17 +78,24 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-let cachedBuffer: ArrayBufferLike | null = null;
-let cachedView: DataView | null = null;
-
-/** A DataView of a whole buffer, reused while the same buffer comes again. */
-function wholeView(buffer: ArrayBufferLike): DataView {
-  if (buffer !== cachedBuffer || cachedView === null) {
-    cachedBuffer = buffer;
-    cachedView = new DataView(buffer);
-  }
-  return cachedView;
+/**
+ * A DataView of a whole buffer, reused while the same buffer comes again. One per direction: the
+ * decoder sees the receive ring, the encoder the transmit blocks, so neither evicts the other.
+ */
+function wholeViewCache(): (buffer: ArrayBufferLike) => DataView {
+  let cachedBuffer: ArrayBufferLike | null = null;
+  let cachedView: DataView | null = null;
+  return (buffer) => {
+    if (buffer !== cachedBuffer || cachedView === null) {
+      cachedBuffer = buffer;
+      cachedView = new DataView(buffer);
+    }
+    return cachedView;
+  };
 }
+
+const decodeView = wholeViewCache();
+const encodeView = wholeViewCache();
 
 function requireU32(name: string, value: number, max = U32): void {
   if (!Number.isInteger(value) || value < 0 || value > max) throw new WireEncodeError(`${name} must be an integer in 0..${max}, got ${value}`);
@@ -123,18 +130,11 @@ export function encodeHeader(header: FrameHeader, out: Uint8Array): void {
 export function encodeHeaderAt(header: FrameHeader, bytes: Uint8Array, at: number): void {
   if (at < 0 || at + FRAME_HEADER_BYTES > bytes.byteLength) throw new WireEncodeError(`no room for a header at ${at} of a ${bytes.byteLength}-byte buffer`);
   bytes.fill(0, at, at + FRAME_HEADER_BYTES);
-  if (bytes.buffer !== encodeBuffer || encodeView === null) {
-    encodeBuffer = bytes.buffer;
-    encodeView = new DataView(bytes.buffer);
-  }
-  writeHeader(header, encodeView, bytes.byteOffset + at);
+  writeHeader(header, encodeView(bytes.buffer), bytes.byteOffset + at);
 }
 
 const HEADER_SCRATCH = new Uint8Array(FRAME_HEADER_BYTES);
 const SCRATCH_VIEW = new DataView(HEADER_SCRATCH.buffer);
-/** The encoder's own view cache: the transmit blocks, never the receive ring the decoder's holds. */
-let encodeBuffer: ArrayBufferLike | null = null;
-let encodeView: DataView | null = null;
 
 function writeHeader(header: FrameHeader, v: DataView, base: number): void {
   requireU32('flags', header.flags, KNOWN_FLAGS);
@@ -234,7 +234,7 @@ export function decodeHeader(bytes: Uint8Array, limits: DecodeLimits): Decoded<F
  * closure is made per frame: the staging ring hands every header in as an offset into itself.
  */
 export function parseHeaderAt(bytes: Uint8Array, at: number, maxPayload: number): FrameHeader | string {
-  const v = wholeView(bytes.buffer);
+  const v = decodeView(bytes.buffer);
   const base = bytes.byteOffset + at;
   const code = v.getUint8(base + OFFSET.opcode);
   const opcode = OPCODE_NAMES.get(code);
