@@ -22,11 +22,12 @@ export interface Registration {
 
 /** Marks regions as touched by a WR or a transfer until `release`. */
 export function pin(regions: readonly Registration[]): void {
-  for (const region of regions) region.inUse++;
+  for (let i = 0; i < regions.length; i++) regions[i]!.inUse++;
 }
 
 export function release(regions: readonly Registration[]): void {
-  for (const region of regions) {
+  for (let i = 0; i < regions.length; i++) {
+    const region = regions[i]!;
     region.inUse--;
     if (region.inUse < 0) throw new Error('MemoryTable invariant: a region released more often than pinned');
   }

@@ -217,7 +217,8 @@ export class NicQp {
         error = { errno: 'ENOMEM', message: `the receive queue is full: ${this.init.cap.maxRecvWr} WRs outstanding (cap.maxRecvWr)` };
         break;
       }
-      this.rq.push({ wrId: request.wrId, sgList: request.sgList });
+      // A RecvRequest is already the WQE's shape, made for this post alone and never changed.
+      this.rq.push(request);
       posted++;
       this.services.observer?.post?.(this.qpNum, 'recv', request.wrId, outcome, true);
     }

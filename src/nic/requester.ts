@@ -26,6 +26,7 @@ export class Requester {
   private ackTimer: TimerHandle | null = null;
   private progressSinceArm = false;
   private rnrTimer: TimerHandle | null = null;
+  private readonly sendHeader: { opcode: 'SEND'; flags: number; psn: number; payloadLength: number } = { opcode: 'SEND', flags: 0, psn: 0, payloadLength: 0 };
 
   constructor(private readonly qp: NicQp, private readonly path: RcPath) {}
 
@@ -99,18 +100,23 @@ export class Requester {
     const owned = wqe.inline !== null;
     const remote = wqe.remote!;
     switch (wqe.opcode) {
-      case 'SEND':
-        tx.frame({ opcode: 'SEND', flags, psn, payloadLength: wqe.length }, local, owned);
+      case 'SEND': {
+        // TxBatch.frame encodes the header before it returns: one object serves every SEND.
+        const header = this.sendHeader;
+        header.flags = flags;
+        header.psn = psn;
+        header.payloadLength = wqe.length;
+        tx.frame(header, local, owned);
         break;
+      }
       case 'SEND_WITH_IMM':
         tx.frame({ opcode: 'SEND_WITH_IMM', flags, psn, payloadLength: wqe.length, immData: wqe.immData ?? 0 }, local, owned);
         break;
       case 'RDMA_WRITE':
       case 'RDMA_WRITE_WITH_IMM':
-        tx.frame({
-          opcode: wqe.opcode, flags, psn, payloadLength: wqe.length, remoteAddr: remote.addr, rkey: remote.rkey,
-          ...(wqe.opcode === 'RDMA_WRITE_WITH_IMM' ? { immData: wqe.immData ?? 0 } : {}),
-        }, local, owned);
+        tx.frame(wqe.opcode === 'RDMA_WRITE_WITH_IMM'
+          ? { opcode: wqe.opcode, flags, psn, payloadLength: wqe.length, remoteAddr: remote.addr, rkey: remote.rkey, immData: wqe.immData ?? 0 }
+          : { opcode: wqe.opcode, flags, psn, payloadLength: wqe.length, remoteAddr: remote.addr, rkey: remote.rkey }, local, owned);
         break;
       case 'RDMA_READ':
         this.outstandingRdAtomic++;
@@ -187,12 +193,12 @@ export class Requester {
 
   /** A READ or atomic at or before `psn` still waiting for its response, described; null if none. */
   private coveredReadOrAtomic(psn: number): string | null {
-    const waiting = this.qp.sq.inFlightThrough(psn).find((wqe) => isReadOrAtomic(wqe.opcode));
+    const waiting = this.qp.sq.readOrAtomicThrough(psn);
     return waiting === undefined ? null : `a response through PSN ${psn} skips the ${waiting.opcode} at PSN ${waiting.psn}, which has not been answered`;
   }
 
   private ackThrough(psn: number): void {
-    for (const wqe of this.qp.sq.inFlightThrough(psn)) this.qp.sq.finish(wqe, 'SUCCESS');
+    this.qp.sq.finishThrough(psn);
   }
 
   private retire(wqe: SendWqe): void {

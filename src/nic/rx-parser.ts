@@ -1,4 +1,4 @@
-import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHello, parseHeaderAt, type FrameHeader, type Hello } from '../wire/frame.js';
+import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHello, parseHeaderAt, type FrameHeader, type Hello, type ScratchHeader } from '../wire/frame.js';
 import type { TransportCloseReason, TransportSink } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { DISCARD_AREA } from './discard-area.js';
@@ -22,7 +22,10 @@ export const DISCARD: Placement = Object.freeze({ kind: 'discard' });
 /** What the QP engine does with a stream of frames. */
 export interface FrameHandler {
   onHello(hello: Hello): void;
-  /** Validate, decide and return where the payload (if any) lands. Never throws for peer input. */
+  /**
+   * Validate, decide and return where the payload (if any) lands. Never throws for peer input.
+   * The header is the parser's to reuse once this returns: keep its fields, never the object.
+   */
   onHeader(header: FrameHeader): Placement;
   onMalformed(reason: string): void;
   onClose(reason: TransportCloseReason): void;
@@ -72,6 +75,8 @@ export class RxParser implements TransportSink {
   /** The regions the payload being read lands in (released when it is placed or the QP fails). */
   private pinned: readonly Registration[] = NO_REGIONS;
   private target: Uint8Array | null = null;
+  /** SEND and ACK headers are decoded into this one object (FrameHandler.onHeader keeps none). */
+  private readonly scratchHeader: ScratchHeader = { opcode: 'SEND', flags: 0, psn: 0, payloadLength: 0 };
 
   constructor(
     private readonly handler: FrameHandler,
@@ -218,7 +223,7 @@ export class RxParser implements TransportSink {
   }
 
   private onHeader(at: number): void {
-    const header = parseHeaderAt(this.ring, at, this.maxPayload);
+    const header = parseHeaderAt(this.ring, at, this.maxPayload, this.scratchHeader);
     if (typeof header === 'string') return this.malformed(header);
     this.counters.framesReceived++;
     const length = header.payloadLength;
@@ -230,9 +235,9 @@ export class RxParser implements TransportSink {
       const { segments } = placement;
       let placed = 0;
       let empty = 0;
-      for (const segment of segments) {
-        placed += segment.byteLength;
-        if (segment.byteLength === 0) empty++;
+      for (let i = 0; i < segments.length; i++) {
+        placed += segments[i]!.byteLength;
+        if (segments[i]!.byteLength === 0) empty++;
       }
       if (placed !== length) throw new Error(`RxParser invariant: placement of ${placed} bytes for a ${length}-byte payload`);
       this.segments = empty === 0 ? segments : segments.filter((s) => s.byteLength > 0);

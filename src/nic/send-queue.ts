@@ -2,7 +2,7 @@ import type { QpErrorCause } from '../abi/observer.js';
 import type { WcStatus } from '../abi/types.js';
 import { psnDistance } from '../wire/frame.js';
 import { release } from './memory.js';
-import type { SendWqe } from './work-queues.js';
+import { isReadOrAtomic, type SendWqe } from './work-queues.js';
 
 /**
  * A QP's send queue: the WQEs in posting order, from post until their completion is built, and
@@ -102,6 +102,23 @@ export class SendQueue {
       if (wqe.phase === 'inFlight' && wqe.psn === psn) return wqe;
     }
     return undefined;
+  }
+
+  /** The oldest in-flight READ or atomic at or before `psn` (a response through `psn` must not skip it). */
+  readOrAtomicThrough(psn: number): SendWqe | undefined {
+    for (let i = 0; i < this.cursor; i++) {
+      const wqe = this.at(i)!;
+      if (wqe.phase === 'inFlight' && isReadOrAtomic(wqe.opcode) && psnDistance(wqe.psn, psn) >= 0) return wqe;
+    }
+    return undefined;
+  }
+
+  /** A cumulative ACK through `psn`: every in-flight WQE at or before it is finished with SUCCESS. */
+  finishThrough(psn: number): void {
+    for (let i = 0; i < this.cursor; i++) {
+      const wqe = this.at(i)!;
+      if (wqe.phase === 'inFlight' && psnDistance(wqe.psn, psn) >= 0) this.finish(wqe, 'SUCCESS');
+    }
   }
 
   /** In-flight WQEs with a PSN at or before `psn`, oldest first. */

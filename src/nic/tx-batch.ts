@@ -5,6 +5,8 @@ import { TxStaging } from './tx-staging.js';
 
 const { maxBatchChunks: MAX_BATCH_CHUNKS, maxUnwrittenBatches: MAX_UNWRITTEN_BATCHES, txCopybreakBytes: TX_COPYBREAK, ackCoalesceRequests: ACK_COALESCE, ackCoalesceBytes: ACK_COALESCE_BYTES } = NIC_LIMITS;
 
+const NO_PAYLOAD: readonly Uint8Array[] = Object.freeze([]);
+
 export interface TxCounters {
   framesSent: number;
   bytesSent: number;
@@ -24,6 +26,7 @@ export class TxBatch {
   private readonly staging = new TxStaging();
   private readonly takeChunk = (chunk: Uint8Array): void => { this.chunks.push(chunk); };
   private pendingAckPsn: number | null = null;
+  private readonly ackHeader: { opcode: 'ACK'; flags: 0; psn: number; payloadLength: 0 } = { opcode: 'ACK', flags: 0, psn: 0, payloadLength: 0 };
   /** Requests, and their payload bytes, that the pending ACK covers and no ACK was sent for yet. */
   private unackedRequests = 0;
   private unackedBytes = 0;
@@ -41,11 +44,11 @@ export class TxBatch {
    * `owned`: the payload is already the NIC's own copy (inline data, copied at post); it goes out
    * as it is and is never copied a second time.
    */
-  frame(header: FrameHeader, payload: readonly Uint8Array[] = [], owned = false): void {
+  frame(header: FrameHeader, payload: readonly Uint8Array[] = NO_PAYLOAD, owned = false): void {
     // Responses and NAKs must not overtake the ACK of requests handled before them.
     if (header.opcode !== 'ACK') this.emitPendingAck();
     let length = 0;
-    for (const chunk of payload) length += chunk.byteLength;
+    for (let i = 0; i < payload.length; i++) length += payload[i]!.byteLength;
     if (length !== header.payloadLength) throw new Error(`TxBatch invariant: ${header.opcode} payload ${length} != header ${header.payloadLength}`);
     const packed = !owned && length < TX_COPYBREAK;
     const room = FRAME_HEADER_BYTES + (packed ? length : 0);
@@ -60,14 +63,14 @@ export class TxBatch {
     }
     if (packed) {
       let offset = at + FRAME_HEADER_BYTES;
-      for (const chunk of payload) {
-        block.set(chunk, offset);
-        offset += chunk.byteLength;
+      for (let i = 0; i < payload.length; i++) {
+        block.set(payload[i]!, offset);
+        offset += payload[i]!.byteLength;
       }
       this.counters.txPayloadBytesCopied += length;
     } else {
       this.staging.takeRun(this.takeChunk);
-      for (const chunk of payload) if (chunk.byteLength > 0) this.chunks.push(chunk);
+      for (let i = 0; i < payload.length; i++) if (payload[i]!.byteLength > 0) this.chunks.push(payload[i]!);
     }
     this.counters.framesSent++;
   }
@@ -93,7 +96,9 @@ export class TxBatch {
     this.pendingAckPsn = null;
     this.unackedRequests = 0;
     this.unackedBytes = 0;
-    this.frame({ opcode: 'ACK', flags: 0, psn, payloadLength: 0 });
+    // encodeHeaderAt reads the header at once: one object serves every ACK.
+    this.ackHeader.psn = psn;
+    this.frame(this.ackHeader);
   }
 
   /** Flushes after the current I/O phase, so that ACKs for frames read together share a write. */
@@ -127,7 +132,7 @@ export class TxBatch {
         this.onOverflow();
         return;
       }
-      for (const chunk of batch) this.counters.bytesSent += chunk.byteLength;
+      for (let i = 0; i < batch.length; i++) this.counters.bytesSent += batch[i]!.byteLength;
       this.transport.writev(batch, last ? () => { this.unwritten--; released(); } : () => { this.unwritten--; });
     }
   }

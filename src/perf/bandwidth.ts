@@ -71,8 +71,9 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
       }
       if (batch.length > 0) endpoint.qp.postSend(batch);
     }
-    for (const wc of await endpoint.completions(Math.max(16, Math.ceil(txDepth / cqMod)))) {
-      const through = Number(wc.wrId) + 1;
+    const wcs = await endpoint.completions(Math.max(16, Math.ceil(txDepth / cqMod)));
+    for (let w = 0; w < wcs.length; w++) {
+      const through = Number(wcs[w]!.wrId) + 1;
       const now = performance.now();
       for (let i = done; i < through; i++) completed[i] = now;
       done = through;
@@ -92,8 +93,8 @@ export async function receiveSends(endpoint: PerfEndpoint, size: number): Promis
   for (;;) {
     const wcs = await endpoint.completions(rxDepth);
     endpoint.postRecvs(wcs.length, size);
-    for (const wc of wcs) {
-      if (wc.byteLen === 0) return received - warmupIters;
+    for (let i = 0; i < wcs.length; i++) {
+      if (wcs[i]!.byteLen === 0) return received - warmupIters;
       received++;
     }
   }

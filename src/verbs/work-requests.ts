@@ -33,20 +33,28 @@ export const holeError = (index: number) => einval(`WR ${index} is a hole in a s
 // fails is checked again through require* to be named in the error (no string built otherwise).
 const MAX_ADDR = Number.MAX_SAFE_INTEGER;
 
-function checkSgList(sgList: unknown, maxSge: number, where: () => string, index: number): Sge[] {
-  if (!Array.isArray(sgList)) throw einval(`${where()}.sgList must be an array, got ${describe(sgList)}`, index);
-  if (sgList.length > maxSge) throw einval(`${where()}.sgList has ${sgList.length} entries; the QP allows ${maxSge}`, index);
-  const checked: Sge[] = [];
-  for (let i = 0; i < sgList.length; i++) {
-    if (!(i in sgList)) throw einval(`${where()}.sgList[${i}] is a hole in a sparse array; every entry must be { addr, length, lkey }`, index);
+const NO_SGES: readonly Sge[] = Object.freeze([]);
+/** How a WR is named in errors (built only when one is thrown). */
+const at = (index: number) => `wr[${index}]`;
+
+/** The SGEs copied (the caller may reuse its WR once post returns), into an array of their exact number. */
+function checkSgList(sgList: unknown, maxSge: number, index: number): readonly Sge[] {
+  if (sgList === undefined || sgList === null) return NO_SGES;
+  if (!Array.isArray(sgList)) throw einval(`${at(index)}.sgList must be an array, got ${describe(sgList)}`, index);
+  const count = sgList.length;
+  if (count > maxSge) throw einval(`${at(index)}.sgList has ${count} entries; the QP allows ${maxSge}`, index);
+  if (count === 0) return NO_SGES;
+  const checked = new Array<Sge>(count);
+  for (let i = 0; i < count; i++) {
+    if (!(i in sgList)) throw einval(`${at(index)}.sgList[${i}] is a hole in a sparse array; every entry must be { addr, length, lkey }`, index);
     const sge = sgList[i] as Sge;
-    if (typeof sge !== 'object' || sge === null) throw einval(`${where()}.sgList[${i}] must be { addr, length, lkey }`, index);
+    if (typeof sge !== 'object' || sge === null) throw einval(`${at(index)}.sgList[${i}] must be { addr, length, lkey }`, index);
     const { addr, length, lkey } = sge;
-    checked.push({
-      addr: isIntIn(addr, 0, MAX_ADDR) ? addr : requireInt(`${where()}.sgList[${i}].addr`, addr, 0, MAX_ADDR, index),
-      length: isIntIn(length, 0, U32) ? length : requireInt(`${where()}.sgList[${i}].length`, length, 0, U32, index),
-      lkey: isIntIn(lkey, 0, U32) ? lkey : requireInt(`${where()}.sgList[${i}].lkey`, lkey, 0, U32, index),
-    });
+    checked[i] = {
+      addr: isIntIn(addr, 0, MAX_ADDR) ? addr : requireInt(`${at(index)}.sgList[${i}].addr`, addr, 0, MAX_ADDR, index),
+      length: isIntIn(length, 0, U32) ? length : requireInt(`${at(index)}.sgList[${i}].length`, length, 0, U32, index),
+      lkey: isIntIn(lkey, 0, U32) ? lkey : requireInt(`${at(index)}.sgList[${i}].lkey`, lkey, 0, U32, index),
+    };
   }
   return checked;
 }
@@ -58,39 +66,40 @@ function remoteOf(where: string, value: { remoteAddr: unknown; rkey: unknown }, 
 /** ibv_post_send's checks of one WR's shape, as libibverbs and the kernel make them (EINVAL, badWr = index). */
 export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: Readonly<QpCap>): SendRequest {
   if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
-  // Each field read once (getters, proxies): what is checked is what is posted.
-  const wr: SendWr = { ...input };
-  if (typeof wr.rdma === 'object' && wr.rdma !== null) wr.rdma = { ...wr.rdma };
-  if (typeof wr.atomic === 'object' && wr.atomic !== null) wr.atomic = { ...wr.atomic };
-  const at = () => `wr[${index}]`;
-  const wrId = isU64(wr.wrId) ? wr.wrId : requireU64(`${at()}.wrId`, wr.wrId, index);
-  const opcode = OPCODES.includes(wr.opcode) ? wr.opcode : requireOneOf(`${at()}.opcode`, wr.opcode, OPCODES, index);
+  // Each field read once (getters, proxies), into locals: what is checked is what is posted.
+  const { wrId: rawWrId, opcode: rawOpcode, sendFlags, sgList: rawSgList, immData: rawImm } = input;
+  let { rdma, atomic: rawAtomic } = input;
+  if (typeof rdma === 'object' && rdma !== null) rdma = { ...rdma };
+  if (typeof rawAtomic === 'object' && rawAtomic !== null) rawAtomic = { ...rawAtomic };
+  const wrId = isU64(rawWrId) ? rawWrId : requireU64(`${at(index)}.wrId`, rawWrId, index);
+  const opcode = OPCODES.includes(rawOpcode) ? rawOpcode : requireOneOf(`${at(index)}.opcode`, rawOpcode, OPCODES, index);
   if (qpType === 'STREAM' && opcode !== 'SEND') throw einval(`a STREAM QP sends raw bytes: only SEND is supported, not ${opcode}`, index);
-  const rawFlags = wr.sendFlags ?? 0;
-  const flags = isIntIn(rawFlags, 0, U32) && (rawFlags & ~KNOWN_SEND_FLAGS) === 0 ? rawFlags : requireFlags(`${at()}.sendFlags`, rawFlags, KNOWN_SEND_FLAGS, SEND_FLAG_NAMES, index);
+  const rawFlags = sendFlags ?? 0;
+  const flags = isIntIn(rawFlags, 0, U32) && (rawFlags & ~KNOWN_SEND_FLAGS) === 0 ? rawFlags : requireFlags(`${at(index)}.sendFlags`, rawFlags, KNOWN_SEND_FLAGS, SEND_FLAG_NAMES, index);
   const inline = (flags & SendFlags.INLINE) !== 0;
-  const sgList = checkSgList(wr.sgList ?? [], cap.maxSendSge, at, index);
-  const totalLength = sgList.reduce((sum, sge) => sum + sge.length, 0);
-  if (totalLength > DEVICE_LIMITS.maxMsgSize) throw einval(`${at()} is ${totalLength} bytes; the largest message is ${DEVICE_LIMITS.maxMsgSize}`, index);
+  const sgList = checkSgList(rawSgList, cap.maxSendSge, index);
+  let totalLength = 0;
+  for (let i = 0; i < sgList.length; i++) totalLength += sgList[i]!.length;
+  if (totalLength > DEVICE_LIMITS.maxMsgSize) throw einval(`${at(index)} is ${totalLength} bytes; the largest message is ${DEVICE_LIMITS.maxMsgSize}`, index);
   if (inline) {
-    if (!INLINE_OPCODES.includes(opcode)) throw einval(`${at()}: INLINE applies to SEND and RDMA_WRITE only, not ${opcode}`, index);
-    if (totalLength > cap.maxInlineData) throw einval(`${at()}: ${totalLength} inline bytes exceed cap.maxInlineData (${cap.maxInlineData})`, index);
+    if (!INLINE_OPCODES.includes(opcode)) throw einval(`${at(index)}: INLINE applies to SEND and RDMA_WRITE only, not ${opcode}`, index);
+    if (totalLength > cap.maxInlineData) throw einval(`${at(index)}: ${totalLength} inline bytes exceed cap.maxInlineData (${cap.maxInlineData})`, index);
   }
-  const immData = opcode === 'SEND_WITH_IMM' || opcode === 'RDMA_WRITE_WITH_IMM' ? requireInt(`${at()}.immData`, wr.immData, 0, U32, index) : undefined;
+  const immData = opcode === 'SEND_WITH_IMM' || opcode === 'RDMA_WRITE_WITH_IMM' ? requireInt(`${at(index)}.immData`, rawImm, 0, U32, index) : undefined;
   let remote: SendRequest['remote'] = null;
   let atomic: SendRequest['atomic'] = null;
   if (opcode.startsWith('RDMA_')) {
-    if (typeof wr.rdma !== 'object' || wr.rdma === null) throw einval(`${at()}.rdma { remoteAddr, rkey } is required for ${opcode}`, index);
-    remote = remoteOf(`${at()}.rdma`, wr.rdma, index);
+    if (typeof rdma !== 'object' || rdma === null) throw einval(`${at(index)}.rdma { remoteAddr, rkey } is required for ${opcode}`, index);
+    remote = remoteOf(`${at(index)}.rdma`, rdma, index);
   }
   if (opcode.startsWith('ATOMIC_')) {
-    if (typeof wr.atomic !== 'object' || wr.atomic === null) throw einval(`${at()}.atomic { remoteAddr, rkey, compareAdd, swap } is required for ${opcode}`, index);
-    remote = remoteOf(`${at()}.atomic`, wr.atomic, index);
+    if (typeof rawAtomic !== 'object' || rawAtomic === null) throw einval(`${at(index)}.atomic { remoteAddr, rkey, compareAdd, swap } is required for ${opcode}`, index);
+    remote = remoteOf(`${at(index)}.atomic`, rawAtomic, index);
     atomic = {
-      compareAdd: requireU64(`${at()}.atomic.compareAdd`, wr.atomic.compareAdd, index),
-      swap: opcode === 'ATOMIC_CMP_AND_SWP' ? requireU64(`${at()}.atomic.swap`, wr.atomic.swap, index) : 0n,
+      compareAdd: requireU64(`${at(index)}.atomic.compareAdd`, rawAtomic.compareAdd, index),
+      swap: opcode === 'ATOMIC_CMP_AND_SWP' ? requireU64(`${at(index)}.atomic.swap`, rawAtomic.swap, index) : 0n,
     };
-    if (sgList.length !== 1 || sgList[0]!.length !== 8) throw einval(`${at()}: an atomic needs exactly one 8-byte SGE for the original value`, index);
+    if (sgList.length !== 1 || sgList[0]!.length !== 8) throw einval(`${at(index)}: an atomic needs exactly one 8-byte SGE for the original value`, index);
   }
   return {
     wrId, opcode, signaled: (flags & SendFlags.SIGNALED) !== 0, solicited: (flags & SendFlags.SOLICITED) !== 0,
@@ -101,8 +110,8 @@ export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: R
 /** ibv_post_recv's checks of one WR's shape. */
 export function checkRecvWr(input: RecvWr, index: number, cap: Readonly<QpCap>): RecvRequest {
   if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
-  // Own fields only, each read once (getters, proxies), as checkSendWr reads them.
-  const wr: RecvWr = { ...input };
-  const wrId = isU64(wr.wrId) ? wr.wrId : requireU64(`wr[${index}].wrId`, wr.wrId, index);
-  return { wrId, sgList: checkSgList(wr.sgList ?? [], cap.maxRecvSge, () => `wr[${index}]`, index) };
+  // Each field read once (getters, proxies), as checkSendWr reads them.
+  const { wrId: rawWrId, sgList } = input;
+  const wrId = isU64(rawWrId) ? rawWrId : requireU64(`${at(index)}.wrId`, rawWrId, index);
+  return { wrId, sgList: checkSgList(sgList, cap.maxRecvSge, index) };
 }

@@ -229,11 +229,27 @@ export function decodeHeader(bytes: Uint8Array, limits: DecodeLimits): Decoded<F
 }
 
 /**
+ * What a SEND (without immediate) and an ACK header decode into: the two frames of a stream of
+ * small messages. A parser passes its own, and the header it gets back is valid until it parses
+ * the next one (its handler keeps no header past the call).
+ */
+export type ScratchHeader = { opcode: 'SEND' | 'ACK'; flags: number; psn: number; payloadLength: number };
+
+function reuse(scratch: ScratchHeader | undefined, opcode: 'SEND' | 'ACK', flags: number, psn: number, payloadLength: number): FrameHeader {
+  if (scratch === undefined) return opcode === 'SEND' ? { opcode, flags, psn, payloadLength } : { opcode, flags: 0, psn, payloadLength: 0 };
+  scratch.opcode = opcode;
+  scratch.flags = flags;
+  scratch.psn = psn;
+  scratch.payloadLength = payloadLength;
+  return scratch as FrameHeader;
+}
+
+/**
  * decodeHeader for the receive path: the header at `at` in `bytes` (which holds at least
  * FRAME_HEADER_BYTES from there), the header itself or why it is refused. No view, wrapper or
  * closure is made per frame: the staging ring hands every header in as an offset into itself.
  */
-export function parseHeaderAt(bytes: Uint8Array, at: number, maxPayload: number): FrameHeader | string {
+export function parseHeaderAt(bytes: Uint8Array, at: number, maxPayload: number, scratch?: ScratchHeader): FrameHeader | string {
   const v = decodeView(bytes.buffer);
   const base = bytes.byteOffset + at;
   const code = v.getUint8(base + OFFSET.opcode);
@@ -253,7 +269,7 @@ export function parseHeaderAt(bytes: Uint8Array, at: number, maxPayload: number)
     case 'SEND':
     case 'SEND_WITH_IMM':
       return tooLong ?? (opcode === 'SEND' && aux !== 0 ? 'SEND: immediate field must be 0' : null) ?? (zeroFrom(v, base, OFFSET.remoteAddr) ? null : `${opcode}: bytes 16..47 must be 0`)
-        ?? (opcode === 'SEND' ? { opcode, flags, psn, payloadLength } : { opcode, flags, psn, payloadLength, immData: aux });
+        ?? (opcode === 'SEND' ? reuse(scratch, opcode, flags, psn, payloadLength) : { opcode, flags, psn, payloadLength, immData: aux });
     case 'RDMA_WRITE':
     case 'RDMA_WRITE_WITH_IMM': {
       const remoteAddr = readAddr(v, base);
@@ -291,7 +307,7 @@ export function parseHeaderAt(bytes: Uint8Array, at: number, maxPayload: number)
       return flagged ?? carries ?? (zeroFrom(v, base, OFFSET.aux, OFFSET.compareAdd) && zeroFrom(v, base, OFFSET.swap) ? null : 'ATOMIC_RESPONSE: only the original value may be set')
         ?? { opcode, flags: 0, psn, payloadLength: 0, original: v.getBigUint64(base + OFFSET.compareAdd) };
     case 'ACK':
-      return flagged ?? carries ?? (zeroFrom(v, base, OFFSET.aux) ? null : 'ACK: bytes 12..47 must be 0') ?? { opcode, flags: 0, psn, payloadLength: 0 };
+      return flagged ?? carries ?? (zeroFrom(v, base, OFFSET.aux) ? null : 'ACK: bytes 12..47 must be 0') ?? reuse(scratch, opcode, 0, psn, 0);
     case 'NAK': {
       const nak = NAK_NAMES.get(aux);
       const rnrTimer = v.getUint8(base + OFFSET.remoteAddr);

@@ -5,7 +5,7 @@ import { RNR_TIMER_MS } from '../../src/nic/work-queues.js';
 import {
   FRAME_HEADER_BYTES, FrameFlag, HELLO_BYTES, HELLO_MAGIC, MAX_PSN, MAX_TERMINATE_TEXT, NakCode, Opcode, WIRE_VERSION, WireEncodeError,
   decodeHeader, decodeHello, encodeHeader, encodeHeaderAt, encodeHello, parseHeaderAt, psnAdd, psnDistance,
-  type DecodeLimits, type Decoded, type FrameHeader, type Hello, type NakCodeName, type OpcodeName,
+  type DecodeLimits, type Decoded, type FrameHeader, type Hello, type NakCodeName, type OpcodeName, type ScratchHeader,
 } from '../../src/wire/frame.js';
 
 /*
@@ -244,6 +244,23 @@ describe('round trip: decodeHeader(encodeHeader(h)) gives h back', () => {
       { numRuns: 300 },
     );
     expect(() => encodeHeaderAt({ opcode: 'ACK', flags: 0, psn: 0, payloadLength: 0 }, new Uint8Array(60), 13)).toThrow(WireEncodeError);
+  });
+
+  it('with a scratch object, parseHeaderAt decodes SEND and ACK headers into it (the receive path allocates nothing for them) and every other opcode into a new object', () => {
+    const scratch: ScratchHeader = { opcode: 'ACK', flags: 3, psn: 7, payloadLength: 9 };
+    fc.assert(
+      fc.property(anyValidHeader, (header) => {
+        const parsed = parseHeaderAt(encode(header), 0, NO_LIMIT.maxPayload, scratch);
+        expect(parsed).toEqual(header);
+        expect(parsed === scratch).toBe(header.opcode === 'SEND' || header.opcode === 'ACK');
+      }),
+      { numRuns: 300 },
+    );
+    // A refused header leaves the scratch as it was: nothing half-decoded reaches the handler.
+    const before = { ...scratch };
+    const bad = encode({ opcode: 'SEND', flags: 0, psn: 5, payloadLength: 100 });
+    expect(parseHeaderAt(bad, 0, 99, scratch)).toMatch(/exceeds the limit of 99/);
+    expect(scratch).toEqual(before);
   });
 
   it('a SEND_WITH_IMM or RDMA_WRITE_WITH_IMM encoded without immData carries immediate 0', () => {
