@@ -50,6 +50,12 @@ async function pair(server: (onLine: (text: string) => void) => Promise<Line[]>,
 }
 
 const TCPVERBS = [resolve(ROOT, 'bin/tcpverbs.mjs')];
+
+interface SideRow { cpuSeconds: number; v8SingleThreaded: boolean; counters: Record<string, number> }
+/** The bench measures tcpverbs perf as users get it: re-executed under node --single-threaded. */
+function requireDefaultRuntime(row: { client: SideRow; server: SideRow }): void {
+  if (!row.client.v8SingleThreaded || !row.server.v8SingleThreaded) throw new Error('tcpverbs perf ran with V8 helper threads: the bench measures its default (node --single-threaded)');
+}
 const BASELINE = ['--import', 'tsx', resolve(ROOT, 'bench/baseline-side.ts')];
 
 async function tcpverbsStream(size: number, messages: number, window: number, warmup: number): Promise<PathResult> {
@@ -60,8 +66,9 @@ async function tcpverbsStream(size: number, messages: number, window: number, wa
     (onLine) => child(process.execPath, [...TCPVERBS, 'perf', 'send_bw', '-p', '0', ...flags], 'stderr', onLine),
     (port) => child(process.execPath, [...TCPVERBS, 'perf', 'send_bw', '127.0.0.1', '-p', String(port), ...flags], 'stderr'),
   );
-  const row = client[0] as { msgRatePerSecond: number; bwAverageBytesPerSecond: number; client: { cpuSeconds: number; counters: Record<string, number> }; server: { cpuSeconds: number; counters: Record<string, number> } };
+  const row = client[0] as { msgRatePerSecond: number; bwAverageBytesPerSecond: number; client: SideRow; server: SideRow };
   if (row === undefined || server.length === 0) throw new Error('tcpverbs perf printed no result row');
+  requireDefaultRuntime(row);
   const seconds = messages / row.msgRatePerSecond;
   return {
     seconds, cpuSeconds: row.client.cpuSeconds + row.server.cpuSeconds,
@@ -88,7 +95,9 @@ async function tcpverbsPingpong(size: number, iterations: number, warmup: number
     (onLine) => child(process.execPath, [...TCPVERBS, 'perf', 'send_lat', '-p', '0', ...flags], 'stderr', onLine),
     (port) => child(process.execPath, [...TCPVERBS, 'perf', 'send_lat', '127.0.0.1', '-p', String(port), ...flags], 'stderr'),
   );
-  const { latencyUsec } = client[0] as { latencyUsec: { typical: number; p99: number } };
+  const row = client[0] as { latencyUsec: { typical: number; p99: number }; client: SideRow; server: SideRow };
+  requireDefaultRuntime(row);
+  const { latencyUsec } = row;
   return { p50: latencyUsec.typical, p99: latencyUsec.p99 };
 }
 

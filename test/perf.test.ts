@@ -161,6 +161,8 @@ describe('tcpverbs perf in two processes (the CLI)', () => {
     expect(bw.client).toContain(BW_COLUMNS);
     expect(bw.client).toMatch(/\n 4096 +2000 +\d+\.\d\d +\d+\.\d\d\t\t {3}\d\.\d{6}\n/);
     expect(bw.server).toContain(BW_COLUMNS);
+    // Both sides re-executed themselves without V8's helper threads (src/cli/single-threaded.ts).
+    for (const out of [bw.client, bw.server]) expect(out).toContain(' V8 threads      : main only (--single-threaded)');
     const lat = await cli(['send_lat', '-s', '64', '-n', '500', '--warmup', '100']);
     expect(lat.client).toContain('Send Latency Test');
     expect(lat.client).toContain(LAT_COLUMNS);
@@ -180,5 +182,13 @@ describe('tcpverbs perf in two processes (the CLI)', () => {
     expect(row.server.counters.framesReceivedPerMessage).toBeGreaterThanOrEqual(1);
     expect(row.server.counters.framesReceivedPerMessage).toBeLessThan(2);
     expect(rowOf(out.serverErr).server).toEqual(row.server);
+    expect([row.client.v8SingleThreaded, row.server.v8SingleThreaded]).toEqual([true, true]);
+  }, 60_000);
+
+  it('--v8-helper-threads runs in the process started, with V8\'s helper threads, and says so in the banner and the row', async () => {
+    const out = await cli(['send_bw', '-n', '100', '--json', '--v8-helper-threads']);
+    const row = JSON.parse(out.clientErr.find((l) => l.startsWith('{'))!) as PerfRow;
+    expect([row.client.v8SingleThreaded, row.server.v8SingleThreaded]).toEqual([false, false]);
+    for (const text of [out.client, out.server]) expect(text).toContain(' V8 threads      : main + V8 helpers');
   }, 60_000);
 });

@@ -10,6 +10,8 @@ import { runStages, summaryTable } from './run-stages.js';
 import { runPingpong } from './pingpong.js';
 import { PERF_TESTS, PerfOptionError, allSizes, perfDefaults, type PerfTest } from '../perf/options.js';
 import { runPerf } from '../perf/run.js';
+import { reexecSingleThreaded } from './single-threaded.js';
+import { SINGLE_THREADED_FLAG, runsSingleThreaded } from '../perf/v8-threads.js';
 import { Monitor } from '../monitor/monitor.js';
 import { verifyStages } from './verify-stages.js';
 import { writeFile } from 'node:fs/promises';
@@ -121,11 +123,17 @@ export function buildProgram(): Command {
     .option('--warmup <iters>', 'unrecorded iterations first, while V8 compiles the hot path (default 5000 for lat, 0 for bw)', positiveInt('warmup', 0, 1e9))
     .option('--report_gbits', 'report bandwidth in Gb/sec instead of MB/sec')
     .option('--json', 'also print each result row as one JSON line on stderr')
-    .action(async (test: PerfTest, host: string | undefined, o: { port: number; size?: number; all?: boolean; iters?: number; duration?: number; txDepth?: number; rxDepth: number; cqMod?: number; warmup?: number; events?: boolean; report_gbits?: boolean; json?: boolean }) => {
+    .option('--v8-helper-threads', `keep V8's compiler and GC helper threads (by default perf re-executes itself under node ${SINGLE_THREADED_FLAG}: docs/performance.md)`)
+    .action(async (test: PerfTest, host: string | undefined, o: { port: number; size?: number; all?: boolean; iters?: number; duration?: number; txDepth?: number; rxDepth: number; cqMod?: number; warmup?: number; events?: boolean; report_gbits?: boolean; json?: boolean; v8HelperThreads?: boolean }) => {
       const d = perfDefaults(test);
       // Thrown from an action, a commander error would exit silently: these say what is wrong.
       if (o.all === true && o.size !== undefined) throw new PerfOptionError('-a and -s exclude each other: -a runs every size from 2 to 2^23');
       if (o.events === true && test === 'write_lat') throw new PerfOptionError('-e is not available for write_lat: a WRITE leaves no completion at its target to wait for (as in perftest)');
+      // After the option checks, so a bad command line is refused by this process, once.
+      if (o.v8HelperThreads !== true && !runsSingleThreaded()) {
+        process.exitCode = await reexecSingleThreaded();
+        return;
+      }
       const txDepth = o.txDepth ?? d.txDepth;
       await runPerf({
           test, ...(host === undefined ? {} : { host }), port: o.port, sizes: o.all === true ? allSizes(test) : [o.size ?? d.size],

@@ -13,7 +13,7 @@ const TITLES: Record<string, string> = {
 const hex = (n: number, width: number) => `0x${n.toString(16).padStart(width, '0')}`;
 
 /** perftest's banner: the test, its settings, both ends' addresses. */
-export function banner(o: PerfOptions, local: PeerAddress, remote: PeerAddress): string[] {
+export function banner(o: PerfOptions, local: PeerAddress, remote: PeerAddress, v8SingleThreaded: boolean): string[] {
   const address = (label: string, a: PeerAddress) => ` ${label} address: QPN ${hex(a.qpNum, 4)} PSN ${hex(a.psn, 6)} RKey ${hex(a.rkey, 8)} VAddr ${hex(a.addr, 16)}`;
   return [
     RULE,
@@ -28,6 +28,7 @@ export function banner(o: PerfOptions, local: PeerAddress, remote: PeerAddress):
     ` Link type       : TCP`,
     ` Max inline data : 0[B]`,
     ` ${o.useEvents ? 'Use Event       : ON' : 'Use Event       : OFF'}`,
+    ` V8 threads      : ${v8SingleThreaded ? 'main only (--single-threaded)' : 'main + V8 helpers'}`,
     RULE,
     address('local', local),
     address('remote', remote),

@@ -5,10 +5,13 @@ import { bandwidthFigures, receiveSends, runBandwidth } from './bandwidth.js';
 import { latencyFigures, runLatency } from './latency.js';
 import { banner, bandwidthRow, closingRule, columnsHeader, latencyRow } from './report.js';
 import { checkPerfOptions, isLatency, verbOf, type PerfOptions } from './options.js';
+import { runsSingleThreaded } from './v8-threads.js';
 
 /** What one side spent on one size: CPU seconds and the data path's counters per message. */
 export interface SideCost {
   readonly cpuSeconds: number;
+  /** The side ran V8 without helper threads (`node --single-threaded`, perf's default). */
+  readonly v8SingleThreaded: boolean;
   readonly counters: ReturnType<typeof countersPerMessage>;
 }
 
@@ -53,7 +56,7 @@ export async function runPerf(requested: PerfOptions, io: PerfIo): Promise<PerfR
     const maxSize = Math.max(...options.sizes);
     if (verbOf(options.test) === 'send') endpoint.postRecvs(options.rxDepth, maxSize);
     endpoint.connect(connections.data, theirs.address);
-    for (const line of banner(options, endpoint.address, theirs.address)) io.log(line);
+    for (const line of banner(options, endpoint.address, theirs.address, runsSingleThreaded())) io.log(line);
     io.log(columnsHeader(options));
     const rows: PerfRow[] = [];
     for (const size of options.sizes) {
@@ -99,7 +102,7 @@ function measure(endpoint: PerfEndpoint) {
   const cpu = process.cpuUsage();
   return (messages: number): SideCost => {
     const used = process.cpuUsage(cpu);
-    return { cpuSeconds: (used.user + used.system) / 1e6, counters: countersPerMessage(counters, endpoint.counters(), Math.max(1, messages)) };
+    return { cpuSeconds: (used.user + used.system) / 1e6, v8SingleThreaded: runsSingleThreaded(), counters: countersPerMessage(counters, endpoint.counters(), Math.max(1, messages)) };
   };
 }
 
