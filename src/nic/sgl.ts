@@ -17,7 +17,8 @@ export function resolveSgl(memory: MemoryTable, pdHandle: number, sgList: readon
   const views: Uint8Array[] = [];
   const regions: Registration[] = [];
   let left = length;
-  for (const sge of sgList) {
+  for (let i = 0; i < sgList.length; i++) {
+    const sge = sgList[i]!;
     if (left === 0) break;
     const take = Math.min(left, sge.length);
     if (take === 0) continue;
@@ -69,7 +70,9 @@ function resolveOne(memory: MemoryTable, pdHandle: number, sge: Sge, write: bool
   const { lkey, addr } = sge;
   const generation = memory.generation;
   const cache = cacheOf(memory);
-  for (const entry of cache.entries) {
+  const { entries } = cache;
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
     if (entry.generation !== generation) {
       // Stale since a deregistration: let go of its region and buffer.
       entry.result = NOTHING;
@@ -106,6 +109,6 @@ function checkOne(memory: MemoryTable, pdHandle: number, lkey: number, addr: num
 /** Bytes an SGE list can hold. */
 export function sglCapacity(sgList: readonly Sge[]): number {
   let capacity = 0;
-  for (const sge of sgList) capacity += sge.length;
+  for (let i = 0; i < sgList.length; i++) capacity += sgList[i]!.length;
   return capacity;
 }
