@@ -1,13 +1,13 @@
 /**
  * One side of a baseline of the two-process benchmark (bench/run.ts): `node --import tsx
- * baseline-side.ts '<json>'` with { role: 'send' | 'recv', path: 'net' | 'raw' | 'net-pingpong',
- * size, messages, window, port? }. The sender (or ping-pong server) listens and prints {"port"};
+ * baseline-side.ts '<json>'` with { role: 'send' | 'recv', path: 'net' | 'raw' | 'raw-rc' |
+ * 'net-pingpong', size, messages, window, ackEvery?, port? }. The sender (or ping-pong server) listens and prints {"port"};
  * the other side connects. Each side ends by printing one JSON line of what it measured.
  * tcpverbs itself is measured with `tcpverbs perf` (src/perf), the tool users run.
  */
 import net from 'node:net';
 
-interface Args { role: 'send' | 'recv'; path: 'net' | 'raw' | 'net-pingpong'; size: number; messages: number; window: number; warmup?: number; port?: number }
+interface Args { role: 'send' | 'recv'; path: 'net' | 'raw' | 'raw-rc' | 'net-pingpong'; size: number; messages: number; window: number; warmup?: number; ackEvery?: number; port?: number }
 const args = JSON.parse(process.argv[2]!) as Args;
 /** Messages (or round trips) sent before the measured ones. */
 const warmup = args.warmup ?? 0;
@@ -141,6 +141,78 @@ function rawRecv(): void {
 }
 
 /**
+ * The raw ceiling under RC's flow control: the raw path's corked writes and `onread`, but the
+ * sender keeps at most `window` messages unacknowledged and the receiver acknowledges every
+ * `ackEvery` of them (tcpverbs' ACK coalescing) with a 48-byte frame holding the count, as
+ * tcpverbs' window and ACKs make it wait. What any RC stack on Node could reach with this window
+ * and ACK policy: the distance from it to tcpverbs is the stack's own cost. Both sides busy-poll
+ * (an Immediate per turn keeps the event loop from sleeping in epoll), as tcpverbs perf does:
+ * sleeping, each side paid a wake-up per window and this path ran at ~620 k msg/s at 64 B.
+ */
+const ACK_BYTES = 48;
+
+/** Keeps the event loop polling (epoll with a zero timeout) until `stop` is called. */
+function spin(): () => void {
+  let spinning = true;
+  const turn = () => { if (spinning) setImmediate(turn); };
+  setImmediate(turn);
+  return () => { spinning = false; };
+}
+
+function rawRcSend(): void {
+  listen((socket) => {
+    const payload = Buffer.alloc(args.size, 7);
+    const total = warmup + args.messages;
+    let sent = 0;
+    let acked = 0;
+    let start = 0;
+    let pending: Buffer = Buffer.alloc(0);
+    const stopSpinning = spin();
+    const pump = () => {
+      const batch = Math.min(args.window - (sent - acked), total - sent);
+      if (batch <= 0) return;
+      socket.cork();
+      for (let i = 0; i < batch; i++) socket.write(payload);
+      socket.uncork();
+      sent += batch;
+    };
+    socket.on('data', (chunk: Buffer) => {
+      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+      let at = 0;
+      for (; at + ACK_BYTES <= pending.length; at += ACK_BYTES) acked = pending.readUInt32BE(at);
+      pending = pending.subarray(at);
+      if (start === 0 && acked >= warmup) { startCpu(); start = now(); }
+      if (acked === total) { stopSpinning(); finish({ seconds: now() - start }); }
+      else pump();
+    });
+    if (warmup === 0) { startCpu(); start = now(); }
+    pump();
+  });
+}
+
+function rawRcRecv(): void {
+  const ackEvery = args.ackEvery ?? 32;
+  const total = warmup + args.messages;
+  let bytes = 0;
+  let ackedThrough = 0;
+  let measuring = warmup === 0;
+  spin();
+  net.connect({ port: args.port!, host: '127.0.0.1', onread: { buffer: Buffer.alloc(Math.max(65536, args.size * args.window)), callback(this: net.Socket, n: number) {
+    reads++;
+    bytes += n;
+    const messages = Math.floor(bytes / args.size);
+    if (!measuring && messages >= warmup) { measuring = true; startCpu(); reads = 0; }
+    if (messages - ackedThrough >= ackEvery || (messages === total && ackedThrough < total)) {
+      ackedThrough = messages;
+      const ack = Buffer.alloc(ACK_BYTES);
+      ack.writeUInt32BE(messages, 0);
+      this.write(ack, messages === total ? () => finish({ reads }) : undefined);
+    }
+    return true;
+  } } });
+}
+
+/**
  * Plain net ping-pong: each side writes `size` bytes when it has read the other's; per-iteration
  * half round trips after `warmup` unrecorded ones (the same warm-up tcpverbs perf gets).
  */
@@ -168,5 +240,5 @@ function netPingpong(): void {
   else { const socket = net.connect(args.port!, '127.0.0.1', () => { socket.setNoDelay(true); run(socket, true); }); }
 }
 
-const table = { net: [netSend, netRecv], raw: [rawSend, rawRecv], 'net-pingpong': [netPingpong, netPingpong] } as const;
+const table = { net: [netSend, netRecv], raw: [rawSend, rawRecv], 'raw-rc': [rawRcSend, rawRcRecv], 'net-pingpong': [netPingpong, netPingpong] } as const;
 table[args.path][args.role === 'send' ? 0 : 1]();

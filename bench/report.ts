@@ -7,8 +7,9 @@ import { TARGETS, type BenchResults, type StreamRow } from './results.js';
  * writes all three; test/bench-report.test.ts fails when the docs are not what this renders).
  */
 
-const PATHS = ['tcpverbs', 'net', 'raw'] as const;
-const COLORS = { tcpverbs: '#1f77b4', net: '#ff7f0e', raw: '#2ca02c', iperf3: '#7f7f7f' } as const;
+const PATHS = ['tcpverbs', 'net', 'raw', 'rawRc'] as const;
+const COLORS = { tcpverbs: '#1f77b4', net: '#ff7f0e', raw: '#2ca02c', rawRc: '#9467bd', iperf3: '#7f7f7f' } as const;
+const PATH_NAMES = { tcpverbs: 'tcpverbs', net: 'net', raw: 'raw', rawRc: 'raw-rc' } as const;
 const f = (n: number, digits = 2) => n.toFixed(digits);
 const k = (n: number) => `${(n / 1e3).toFixed(0)} k`;
 const sizeName = (size: number) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`);
@@ -39,7 +40,7 @@ function streamTable(r: BenchResults): string[] {
   for (const row of r.streams) {
     for (const path of PATHS) {
       const p = row.paths[path];
-      lines.push(`| ${sizeName(row.size)}, ${row.window} | ${path} | ${k(p.msgsPerSecond)} | ${f(p.gbitPerSecond)} | ${f(p.cpuSecondsPerGB, 1)} | ${f(p.readsPerMessage, 3)} | ${opt(p.writesPerMessage)} | ${opt(p.framesPerMessage)} | ${f(p.rxCopiedBytesPerMessage, 0)} | ${f(p.txCopiedBytesPerMessage, 0)} |`);
+      lines.push(`| ${sizeName(row.size)}, ${row.window} | ${PATH_NAMES[path]} | ${k(p.msgsPerSecond)} | ${f(p.gbitPerSecond)} | ${f(p.cpuSecondsPerGB, 1)} | ${f(p.readsPerMessage, 3)} | ${opt(p.writesPerMessage)} | ${opt(p.framesPerMessage)} | ${f(p.rxCopiedBytesPerMessage, 0)} | ${f(p.txCopiedBytesPerMessage, 0)} |`);
     }
   }
   return lines;
@@ -69,7 +70,7 @@ export function renderChart(r: BenchResults): string {
     r.streams.forEach((row, g) => {
       PATHS.forEach((path, b) => {
         const v = panel.value(row, path), x = LEFT + g * groupW + (b + 1) * barW, y = yOf(v);
-        out.push(`<rect x="${f(x, 1)}" y="${f(y, 1)}" width="${f(barW * 0.9, 1)}" height="${f(y0 + 20 + plotH - y, 1)}" fill="${COLORS[path]}"><title>${path} ${sizeName(row.size)}: ${v.toPrecision(3)} ${panel.unit}</title></rect>`);
+        out.push(`<rect x="${f(x, 1)}" y="${f(y, 1)}" width="${f(barW * 0.9, 1)}" height="${f(y0 + 20 + plotH - y, 1)}" fill="${COLORS[path]}"><title>${PATH_NAMES[path]} ${sizeName(row.size)}: ${v.toPrecision(3)} ${panel.unit}</title></rect>`);
       });
       out.push(`<text x="${f(LEFT + (g + 0.5) * groupW, 1)}" y="${y0 + 20 + plotH + 16}" text-anchor="middle">${sizeName(row.size)} (window ${row.window})</text>`);
     });
@@ -79,7 +80,7 @@ export function renderChart(r: BenchResults): string {
     }
   });
   const legendY = TOP + panels.length * (PANEL_H + GAP) - 20;
-  PATHS.forEach((path, i) => out.push(`<rect x="${LEFT + i * 140}" y="${legendY - 10}" width="12" height="12" fill="${COLORS[path]}"/>`, `<text x="${LEFT + i * 140 + 18}" y="${legendY}">${path}</text>`));
+  PATHS.forEach((path, i) => out.push(`<rect x="${LEFT + i * 140}" y="${legendY - 10}" width="12" height="12" fill="${COLORS[path]}"/>`, `<text x="${LEFT + i * 140 + 18}" y="${legendY}">${PATH_NAMES[path]}</text>`));
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
@@ -99,6 +100,7 @@ export function renderMarkdown(r: BenchResults): string {
     '- The baselines run as users run them, with V8\'s helper threads; under `--single-threaded` they measured the same (64 B: raw 4.5–5.7 M msg/s and net 186–197 k either way, 2 runs each, 2026-12-02).',
     '- **net**: plain `net` as users write it: a `write()` per message with backpressure; the receiver\'s `\'data\'` chunks copied into an application buffer.',
     '- **raw**: the raw Node ceiling: corked writes of a window at a time; `onread` into one preallocated buffer, nothing done with the bytes. Its sender waits for `\'drain\'` after every window, so at 4 KiB and 64 KiB a sender that keeps writing while the window drains (tcpverbs, and plain net at 64 KiB) can pass it; at 64 B it is far ahead of everything.',
+    '- **raw-rc**: the raw ceiling under RC\'s flow control: the same corked writes and `onread`, but the sender keeps at most a window of messages unacknowledged and the receiver acknowledges them as tcpverbs\' responder does (a 48-byte frame every 32 messages, or every 128 KiB). It is what any RC stack on Node could reach with this window and ACK policy; *× raw-rc* below is the share of it tcpverbs reaches, the rest being the stack\'s own cost.',
     `- **iperf3**: one TCP stream for 2 s: the kernel's ceiling for one connection here (${r.iperf3Gbit === null ? 'not installed on this machine' : `${f(r.iperf3Gbit)} Gbit/s`}).`,
     '',
     '![message rate and bandwidth by size, every path](performance.svg)',
@@ -108,6 +110,12 @@ export function renderMarkdown(r: BenchResults): string {
     '| workload | target | measured | |',
     '| --- | --- | --- | --- |',
     ...targetLines(r),
+    '',
+    '## Against the RC ceiling (raw-rc)',
+    '',
+    '| workload | raw-rc × raw: what RC\'s window and ACKs leave of the raw ceiling | tcpverbs × raw-rc: the share of that tcpverbs reaches |',
+    '| --- | ---: | ---: |',
+    ...r.streams.map((row) => `| ${sizeName(row.size)}, window ${row.window} | ${f(row.paths.rawRc.msgsPerSecond / row.paths.raw.msgsPerSecond)} | ${f(row.ratios.vsRawRc)} |`),
     '',
     '## Every path, every size',
     '',
@@ -130,7 +138,7 @@ export function renderMarkdown(r: BenchResults): string {
     '`node`, `cpus`, `date`, `rounds`, `seconds` (the whole run); `iperf3Gbit` (null without iperf3);',
     '`streams[]`: `size`, `messages`, `window`, `warmup`, `paths.{tcpverbs,net,raw}` with `msgsPerSecond`, `gbitPerSecond`,',
     '`cpuSecondsPerGB`, `readsPerMessage`, `writesPerMessage`, `framesPerMessage`, `rxCopiedBytesPerMessage`, `txCopiedBytesPerMessage`',
-    '(medians; null where a path does not count it), `rounds`; `ratios.vsNet`, `ratios.vsRaw` (tcpverbs\' message rate over each);',
+    '(medians; null where a path does not count it), `rounds`; `ratios.vsNet`, `ratios.vsRaw`, `ratios.vsRawRc` (tcpverbs\' message rate over each; `paths.rawRc` is raw-rc);',
     '`pingpong`: `size`, `iterations`, `tcpverbs` and `net` with `p50Usec`, `p99Usec`. The types are in bench/results.ts.',
     '',
   ].join('\n');

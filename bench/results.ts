@@ -58,9 +58,10 @@ export interface StreamRow {
   window: number;
   /** Untimed messages sent first on every path. */
   warmup: number;
-  paths: { tcpverbs: PathSummary; net: PathSummary; raw: PathSummary };
+  /** rawRc: the raw ceiling under RC's window and ACK coalescing (bench/baseline-side.ts). */
+  paths: { tcpverbs: PathSummary; net: PathSummary; raw: PathSummary; rawRc: PathSummary };
   /** tcpverbs' message rate over each baseline's, medians of the same run. */
-  ratios: { vsNet: number; vsRaw: number };
+  ratios: { vsNet: number; vsRaw: number; vsRawRc: number };
 }
 
 export interface PingpongResult {

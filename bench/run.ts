@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BENCH_PLAN, type PathResult, type BenchResults, type PingpongResult, type StreamRow } from './results.js';
 import { writePerformanceDocs } from './report.js';
+import { NIC_LIMITS } from '../src/abi/limits.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? BENCH_PLAN.rounds);
@@ -78,8 +79,11 @@ async function tcpverbsStream(size: number, messages: number, window: number, wa
   };
 }
 
-async function baselineStream(path: 'net' | 'raw', size: number, messages: number, window: number, warmup: number): Promise<PathResult> {
-  const base = { path, size, messages, window, warmup };
+/** How often tcpverbs' responder acknowledges `size`-byte SENDs (NIC_LIMITS): what raw-rc's receiver does. */
+const ackEvery = (size: number) => Math.max(1, Math.min(NIC_LIMITS.ackCoalesceRequests, Math.ceil(NIC_LIMITS.ackCoalesceBytes / size)));
+
+async function baselineStream(path: 'net' | 'raw' | 'raw-rc', size: number, messages: number, window: number, warmup: number): Promise<PathResult> {
+  const base = { path, size, messages, window, warmup, ackEvery: ackEvery(size) };
   const [sender, receiver] = await pair(
     (onLine) => child(process.execPath, [...BASELINE, JSON.stringify({ ...base, role: 'send' })], 'stdout', onLine),
     (port) => child(process.execPath, [...BASELINE, JSON.stringify({ ...base, role: 'recv', port })], 'stdout'),
@@ -138,16 +142,19 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
   const streams: StreamRow[] = [];
   for (const w of BENCH_PLAN.streams) {
-    const runs: Record<'tcpverbs' | 'net' | 'raw', PathResult[]> = { tcpverbs: [], net: [], raw: [] };
+    const runs: Record<'tcpverbs' | 'net' | 'raw' | 'rawRc', PathResult[]> = { tcpverbs: [], net: [], raw: [], rawRc: [] };
     for (let round = 0; round < ROUNDS; round++) {
       progress(`${w.size} B, window ${w.window}: round ${round + 1}/${ROUNDS}`);
       runs.tcpverbs.push(await tcpverbsStream(w.size, w.messages, w.window, w.warmup));
       runs.net.push(await baselineStream('net', w.size, w.messages, w.window, w.warmup));
       runs.raw.push(await baselineStream('raw', w.size, w.messages, w.window, w.warmup));
+      runs.rawRc.push(await baselineStream('raw-rc', w.size, w.messages, w.window, w.warmup));
     }
-    const paths = { tcpverbs: summarize(runs.tcpverbs, w.size, w.messages), net: summarize(runs.net, w.size, w.messages), raw: summarize(runs.raw, w.size, w.messages) };
-    streams.push({ ...w, paths, ratios: { vsNet: paths.tcpverbs.msgsPerSecond / paths.net.msgsPerSecond, vsRaw: paths.tcpverbs.msgsPerSecond / paths.raw.msgsPerSecond } });
-    done(`${w.size} B, window ${w.window}: tcpverbs ${(paths.tcpverbs.msgsPerSecond / 1e3).toFixed(0)} k msg/s (${paths.tcpverbs.gbitPerSecond.toFixed(2)} Gbit/s), net ${(paths.net.msgsPerSecond / 1e3).toFixed(0)} k, raw ${(paths.raw.msgsPerSecond / 1e3).toFixed(0)} k: ×net ${streams.at(-1)!.ratios.vsNet.toFixed(2)}, ×raw ${streams.at(-1)!.ratios.vsRaw.toFixed(2)}`);
+    const paths = { tcpverbs: summarize(runs.tcpverbs, w.size, w.messages), net: summarize(runs.net, w.size, w.messages), raw: summarize(runs.raw, w.size, w.messages), rawRc: summarize(runs.rawRc, w.size, w.messages) };
+    const rate = paths.tcpverbs.msgsPerSecond;
+    streams.push({ ...w, paths, ratios: { vsNet: rate / paths.net.msgsPerSecond, vsRaw: rate / paths.raw.msgsPerSecond, vsRawRc: rate / paths.rawRc.msgsPerSecond } });
+    const r = streams.at(-1)!.ratios;
+    done(`${w.size} B, window ${w.window}: tcpverbs ${(rate / 1e3).toFixed(0)} k msg/s (${paths.tcpverbs.gbitPerSecond.toFixed(2)} Gbit/s), net ${(paths.net.msgsPerSecond / 1e3).toFixed(0)} k, raw ${(paths.raw.msgsPerSecond / 1e3).toFixed(0)} k, raw-rc ${(paths.rawRc.msgsPerSecond / 1e3).toFixed(0)} k: ×net ${r.vsNet.toFixed(2)}, ×raw ${r.vsRaw.toFixed(2)}, ×raw-rc ${r.vsRawRc.toFixed(2)}`);
   }
   const pp = BENCH_PLAN.pingpong;
   const tv: { p50: number; p99: number }[] = [];

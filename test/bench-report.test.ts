@@ -12,13 +12,14 @@ describe('docs/performance.md and its chart are generated from bench/results.jso
   it('bench/results.json has every documented field for every workload of the plan', () => {
     expect(results.streams.map((s) => s.size)).toEqual(BENCH_PLAN.streams.map((s) => s.size));
     for (const row of results.streams) {
-      for (const path of ['tcpverbs', 'net', 'raw'] as const) {
+      for (const path of ['tcpverbs', 'net', 'raw', 'rawRc'] as const) {
         const p = row.paths[path];
         for (const key of ['msgsPerSecond', 'gbitPerSecond', 'cpuSecondsPerGB', 'readsPerMessage', 'rxCopiedBytesPerMessage', 'txCopiedBytesPerMessage'] as const) expect(p[key], `${row.size} ${path} ${key}`).toBeGreaterThanOrEqual(0);
         expect(p.rounds).toBe(results.rounds);
       }
       expect(row.ratios.vsNet).toBeCloseTo(row.paths.tcpverbs.msgsPerSecond / row.paths.net.msgsPerSecond, 9);
       expect(row.ratios.vsRaw).toBeCloseTo(row.paths.tcpverbs.msgsPerSecond / row.paths.raw.msgsPerSecond, 9);
+      expect(row.ratios.vsRawRc).toBeCloseTo(row.paths.tcpverbs.msgsPerSecond / row.paths.rawRc.msgsPerSecond, 9);
     }
     expect(results.pingpong.tcpverbs.p50Usec).toBeGreaterThan(0);
     expect(results.pingpong.net.p99Usec).toBeGreaterThanOrEqual(results.pingpong.net.p50Usec);
@@ -31,6 +32,6 @@ describe('docs/performance.md and its chart are generated from bench/results.jso
   it('docs/performance.svg is what bench/report.ts renders from it, with a bar for every path at every size', async () => {
     const svg = await readFile(resolve(ROOT, 'docs/performance.svg'), 'utf8');
     expect(svg).toBe(renderChart(results));
-    expect(svg.match(/<rect x=[^>]*><title>/g)).toHaveLength(results.streams.length * 3 * 2);
+    expect(svg.match(/<rect x=[^>]*><title>/g)).toHaveLength(results.streams.length * 4 * 2);
   });
 });
