@@ -151,6 +151,21 @@ function rawRecv(): void {
  */
 const ACK_BYTES = 48;
 
+/**
+ * Both sides spin until they finish (finish() exits): a peer that goes away first would leave
+ * the other spinning forever, so its close before the end fails the run instead.
+ */
+function failOnEarlyClose(socket: net.Socket): void {
+  socket.once('error', (error) => {
+    process.stderr.write(`raw-rc: ${error.message}\n`);
+    process.exit(1);
+  });
+  socket.once('close', () => {
+    process.stderr.write('raw-rc: the peer closed the connection before the run ended\n');
+    process.exit(1);
+  });
+}
+
 /** Keeps the event loop polling (epoll with a zero timeout) until `stop` is called. */
 function spin(): () => void {
   let spinning = true;
@@ -167,6 +182,7 @@ function rawRcSend(): void {
     let acked = 0;
     let start = 0;
     let pending: Buffer = Buffer.alloc(0);
+    failOnEarlyClose(socket);
     const stopSpinning = spin();
     const pump = () => {
       const batch = Math.min(args.window - (sent - acked), total - sent);
@@ -192,12 +208,14 @@ function rawRcSend(): void {
 
 function rawRcRecv(): void {
   const ackEvery = args.ackEvery ?? 32;
+  // The receiver acknowledges only every ackEvery messages (and the last): a smaller window would wait forever.
+  if (args.window < ackEvery) throw new Error(`raw-rc: window ${args.window} is below ackEvery ${ackEvery}`);
   const total = warmup + args.messages;
   let bytes = 0;
   let ackedThrough = 0;
   let measuring = warmup === 0;
   spin();
-  net.connect({ port: args.port!, host: '127.0.0.1', onread: { buffer: Buffer.alloc(Math.max(65536, args.size * args.window)), callback(this: net.Socket, n: number) {
+  const socket = net.connect({ port: args.port!, host: '127.0.0.1', onread: { buffer: Buffer.alloc(Math.max(65536, args.size * args.window)), callback(this: net.Socket, n: number) {
     reads++;
     bytes += n;
     const messages = Math.floor(bytes / args.size);
@@ -210,6 +228,7 @@ function rawRcRecv(): void {
     }
     return true;
   } } });
+  failOnEarlyClose(socket);
 }
 
 /**

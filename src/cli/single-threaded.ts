@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { SINGLE_THREADED_FLAG } from '../perf/v8-threads.js';
 
-
 /**
  * `tcpverbs perf` re-executes itself under `node --single-threaded`, as perftest users pin each
  * side to a core: the data path is one thread, and on a machine with as many cores as spinning

@@ -20,6 +20,9 @@ import { isReadOrAtomic, type SendWqe } from './work-queues.js';
  * takes done WQEs from the head. Each method checks the part of the invariant it could break, and
  * throws for a bug of ours (never for a peer's input: the requester refuses that before).
  */
+/** `wqe` is in flight with a PSN at or before `psn`: a response through `psn` covers it. */
+const covered = (wqe: SendWqe, psn: number) => wqe.phase === 'inFlight' && psnDistance(wqe.psn, psn) >= 0;
+
 export class SendQueue {
   /** A ring of `capacity` slots: WQE i (0 = the head) is at slots[(head + i) % capacity]. */
   private readonly slots: (SendWqe | undefined)[];
@@ -108,7 +111,7 @@ export class SendQueue {
   readOrAtomicThrough(psn: number): SendWqe | undefined {
     for (let i = 0; i < this.cursor; i++) {
       const wqe = this.at(i)!;
-      if (wqe.phase === 'inFlight' && isReadOrAtomic(wqe.opcode) && psnDistance(wqe.psn, psn) >= 0) return wqe;
+      if (isReadOrAtomic(wqe.opcode) && covered(wqe, psn)) return wqe;
     }
     return undefined;
   }
@@ -117,18 +120,8 @@ export class SendQueue {
   finishThrough(psn: number): void {
     for (let i = 0; i < this.cursor; i++) {
       const wqe = this.at(i)!;
-      if (wqe.phase === 'inFlight' && psnDistance(wqe.psn, psn) >= 0) this.finish(wqe, 'SUCCESS');
+      if (covered(wqe, psn)) this.finish(wqe, 'SUCCESS');
     }
-  }
-
-  /** In-flight WQEs with a PSN at or before `psn`, oldest first. */
-  inFlightThrough(psn: number): SendWqe[] {
-    const covered: SendWqe[] = [];
-    for (let i = 0; i < this.cursor; i++) {
-      const wqe = this.at(i)!;
-      if (wqe.phase === 'inFlight' && psnDistance(wqe.psn, psn) >= 0) covered.push(wqe);
-    }
-    return covered;
   }
 
   /**
