@@ -1,12 +1,14 @@
-import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHello, parseHeaderAt, type FrameHeader, type Hello, type ScratchHeader } from '../wire/frame.js';
+import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHello, parseHeaderIn, type FrameHeader, type Hello, type ScratchHeader } from '../wire/frame.js';
 import type { TransportCloseReason, TransportSink } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { DISCARD_AREA } from './discard-area.js';
 import { pin, release, type Registration } from './memory.js';
 
 const { rxStagingBytes: STAGING_BYTES, rxCopybreakBytes: COPYBREAK } = NIC_LIMITS;
-const NO_SEGMENTS: readonly Uint8Array[] = Object.freeze([]);
-const NO_REGIONS: readonly Registration[] = Object.freeze([]);
+// Not frozen, like every array the hot path indexes: optimized code sends a keyed load from a
+// frozen array (its own elements kind) to V8's generic IC, measured at ~8 % of the receive path.
+const NO_SEGMENTS: readonly Uint8Array[] = [];
+const NO_REGIONS: readonly Registration[] = [];
 
 /** Where a frame's payload goes: straight into final memory, or thrown away. */
 export type Placement =
@@ -58,6 +60,8 @@ export class RxParser implements TransportSink {
   private mode: Mode;
   private readonly hello = new Uint8Array(HELLO_BYTES);
   private readonly ring = new Uint8Array(STAGING_BYTES);
+  /** Headers are decoded through this one view of the ring (no `.buffer` lookup per frame). */
+  private readonly ringView = new DataView(this.ring.buffer, this.ring.byteOffset, this.ring.byteLength);
   /** Unparsed bytes are ring[ringStart, ringEnd); outside 'header' mode the ring is empty. */
   private ringStart = 0;
   private ringEnd = 0;
@@ -223,7 +227,7 @@ export class RxParser implements TransportSink {
   }
 
   private onHeader(at: number): void {
-    const header = parseHeaderAt(this.ring, at, this.maxPayload, this.scratchHeader);
+    const header = parseHeaderIn(this.ringView, at, this.maxPayload, this.scratchHeader);
     if (typeof header === 'string') return this.malformed(header);
     this.counters.framesReceived++;
     const length = header.payloadLength;

@@ -5,7 +5,8 @@ import { TxStaging } from './tx-staging.js';
 
 const { maxBatchChunks: MAX_BATCH_CHUNKS, maxUnwrittenBatches: MAX_UNWRITTEN_BATCHES, txCopybreakBytes: TX_COPYBREAK, ackCoalesceRequests: ACK_COALESCE, ackCoalesceBytes: ACK_COALESCE_BYTES } = NIC_LIMITS;
 
-const NO_PAYLOAD: readonly Uint8Array[] = Object.freeze([]);
+// Not frozen: a frozen array's elements kind sends optimized keyed loads to V8's generic IC.
+const NO_PAYLOAD: readonly Uint8Array[] = [];
 
 export interface TxCounters {
   framesSent: number;

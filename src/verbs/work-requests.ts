@@ -33,7 +33,8 @@ export const holeError = (index: number) => einval(`WR ${index} is a hole in a s
 // fails is checked again through require* to be named in the error (no string built otherwise).
 const MAX_ADDR = Number.MAX_SAFE_INTEGER;
 
-const NO_SGES: readonly Sge[] = Object.freeze([]);
+// Not frozen: a frozen array's elements kind sends optimized keyed loads to V8's generic IC.
+const NO_SGES: readonly Sge[] = [];
 /** How a WR is named in errors (built only when one is thrown). */
 const at = (index: number) => `wr[${index}]`;
 

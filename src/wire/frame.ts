@@ -246,12 +246,17 @@ function reuse(scratch: ScratchHeader | undefined, opcode: 'SEND' | 'ACK', flags
 
 /**
  * decodeHeader for the receive path: the header at `at` in `bytes` (which holds at least
- * FRAME_HEADER_BYTES from there), the header itself or why it is refused. No view, wrapper or
- * closure is made per frame: the staging ring hands every header in as an offset into itself.
+ * FRAME_HEADER_BYTES from there), the header itself or why it is refused.
  */
 export function parseHeaderAt(bytes: Uint8Array, at: number, maxPayload: number, scratch?: ScratchHeader): FrameHeader | string {
-  const v = decodeView(bytes.buffer);
-  const base = bytes.byteOffset + at;
+  return parseHeaderIn(decodeView(bytes.buffer), bytes.byteOffset + at, maxPayload, scratch);
+}
+
+/**
+ * parseHeaderAt on a DataView the caller keeps (the staging ring's): no view, wrapper, string or
+ * closure is made per accepted frame, and the reason for a refusal is only built when refused.
+ */
+export function parseHeaderIn(v: DataView, base: number, maxPayload: number, scratch?: ScratchHeader): FrameHeader | string {
   const code = v.getUint8(base + OFFSET.opcode);
   const opcode = OPCODE_NAMES.get(code);
   if (opcode === undefined) return `unknown opcode 0x${code.toString(16)}`;
@@ -262,14 +267,19 @@ export function parseHeaderAt(bytes: Uint8Array, at: number, maxPayload: number,
   if (psn > MAX_PSN) return `${opcode}: PSN ${psn} exceeds 24 bits`;
   const payloadLength = v.getUint32(base + OFFSET.payloadLength);
   const aux = v.getUint32(base + OFFSET.aux);
+  if (opcode === 'SEND') {
+    // The frame of a stream of small messages, checked first and without the general chain.
+    if (payloadLength > maxPayload) return `SEND: payload of ${payloadLength} bytes exceeds the limit of ${maxPayload}`;
+    if (aux !== 0) return 'SEND: immediate field must be 0';
+    if (!zeroFrom(v, base, OFFSET.remoteAddr)) return 'SEND: bytes 16..47 must be 0';
+    return reuse(scratch, opcode, flags, psn, payloadLength);
+  }
   const tooLong = payloadLength > maxPayload ? `${opcode}: payload of ${payloadLength} bytes exceeds the limit of ${maxPayload}` : null;
   const flagged = flags !== 0 ? `${opcode}: flags must be 0` : null;
   const carries = payloadLength !== 0 ? `${opcode}: carries no payload, header says ${payloadLength} bytes` : null;
   switch (opcode) {
-    case 'SEND':
     case 'SEND_WITH_IMM':
-      return tooLong ?? (opcode === 'SEND' && aux !== 0 ? 'SEND: immediate field must be 0' : null) ?? (zeroFrom(v, base, OFFSET.remoteAddr) ? null : `${opcode}: bytes 16..47 must be 0`)
-        ?? (opcode === 'SEND' ? reuse(scratch, opcode, flags, psn, payloadLength) : { opcode, flags, psn, payloadLength, immData: aux });
+      return tooLong ?? (zeroFrom(v, base, OFFSET.remoteAddr) ? null : `${opcode}: bytes 16..47 must be 0`) ?? { opcode, flags, psn, payloadLength, immData: aux };
     case 'RDMA_WRITE':
     case 'RDMA_WRITE_WITH_IMM': {
       const remoteAddr = readAddr(v, base);
