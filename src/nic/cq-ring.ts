@@ -41,7 +41,9 @@ export class CqRing {
       this.listener.onOverrun();
       return false;
     }
-    this.slots[(this.head + this.count) % this.capacity] = wc;
+    // Wrapped by a compare, not `%`: an integer division per completion.
+    const tail = this.head + this.count;
+    this.slots[tail < this.capacity ? tail : tail - this.capacity] = wc;
     this.count++;
     // ibv_req_notify_cq(3): solicited-only arming also fires for completions in error.
     if (this.arming === 'any' || (this.arming === 'solicited' && (solicited || wc.status !== 'SUCCESS'))) {
@@ -56,7 +58,7 @@ export class CqRing {
     while (taken.length < max && this.count > 0) {
       const wc = this.slots[this.head];
       this.slots[this.head] = undefined;
-      this.head = (this.head + 1) % this.capacity;
+      this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
       this.count--;
       if (wc === undefined) throw new Error('CqRing invariant: a counted slot is empty');
       taken.push(wc);

@@ -4,7 +4,7 @@ import { NIC_LIMITS } from '../abi/limits.js';
 import { DISCARD_AREA } from './discard-area.js';
 import { pin, release, type Registration } from './memory.js';
 
-const { rxStagingBytes: STAGING_BYTES, rxCopybreakBytes: COPYBREAK } = NIC_LIMITS;
+const { rxStagingBytes: STAGING_BYTES, rxCopybreakBytes: COPYBREAK, rxRingSliceSlots: SLICE_SLOTS } = NIC_LIMITS;
 // Not frozen, like every array the hot path indexes: optimized code sends a keyed load from a
 // frozen array (its own elements kind) to V8's generic IC, measured at ~8 % of the receive path.
 const NO_SEGMENTS: readonly Uint8Array[] = [];
@@ -62,6 +62,10 @@ export class RxParser implements TransportSink {
   private readonly ring = new Uint8Array(STAGING_BYTES);
   /** Headers are decoded through this one view of the ring (no `.buffer` lookup per frame). */
   private readonly ringView = new DataView(this.ring.buffer, this.ring.byteOffset, this.ring.byteLength);
+  /** ring[sliceStart[i], + sliceLength[i]) is ringSlices[i]: what the last copy from an offset with these low bits used. */
+  private readonly ringSlices: Uint8Array[] = Array.from({ length: SLICE_SLOTS }, () => this.ring);
+  private readonly sliceStart = new Int32Array(SLICE_SLOTS).fill(-1);
+  private readonly sliceLength = new Int32Array(SLICE_SLOTS);
   /** Unparsed bytes are ring[ringStart, ringEnd); outside 'header' mode the ring is empty. */
   private ringStart = 0;
   private ringEnd = 0;
@@ -207,13 +211,24 @@ export class RxParser implements TransportSink {
         // TypedArray#set of a ring view: measured faster than Buffer#copy (which makes the same view inside).
         const segment = this.segments[this.segmentIndex]!;
         take = Math.min(count, segment.byteLength - this.segmentOffset);
-        segment.set(this.ring.subarray(this.ringStart, this.ringStart + take), this.segmentOffset);
+        segment.set(this.ringSlice(this.ringStart, take), this.segmentOffset);
         this.counters.rxPayloadBytesCopied += take;
       }
       this.ringStart += take;
       count -= take;
       this.advancePayload(take);
     }
+  }
+
+  /** ring[start, start + length), as the view made for the last copy from there when it matches. */
+  private ringSlice(start: number, length: number): Uint8Array {
+    const slot = start & (SLICE_SLOTS - 1);
+    if (this.sliceStart[slot] === start && this.sliceLength[slot] === length) return this.ringSlices[slot]!;
+    const slice = this.ring.subarray(start, start + length);
+    this.ringSlices[slot] = slice;
+    this.sliceStart[slot] = start;
+    this.sliceLength[slot] = length;
+    return slice;
   }
 
   private unpin(): void {

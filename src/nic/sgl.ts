@@ -62,12 +62,19 @@ const CACHE_ENTRIES = 4;
 const EMPTY_VIEW = new Uint8Array(0);
 const caches = new WeakMap<MemoryTable, { entries: CachedResolution[]; nextVictim: number }>();
 
+/** The table asked last, and its cache (a WeakMap lookup per WR measured ~0.4 % of the receive path); it keeps that one table alive. */
+let lastMemory: MemoryTable | null = null;
+let lastCache: { entries: CachedResolution[]; nextVictim: number } | null = null;
+
 function cacheOf(memory: MemoryTable): { entries: CachedResolution[]; nextVictim: number } {
+  if (memory === lastMemory) return lastCache!;
   let cache = caches.get(memory);
   if (cache === undefined) {
     cache = { entries: Array.from({ length: CACHE_ENTRIES }, () => ({ generation: -1, pdHandle: 0, lkey: 0, addr: 0, take: 0, write: false, result: NOTHING, view: EMPTY_VIEW, region: null })), nextVictim: 0 };
     caches.set(memory, cache);
   }
+  lastMemory = memory;
+  lastCache = cache;
   return cache;
 }
 

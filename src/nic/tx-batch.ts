@@ -1,4 +1,4 @@
-import { FRAME_HEADER_BYTES, encodeHeaderAt, type FrameHeader } from '../wire/frame.js';
+import { FRAME_HEADER_BYTES, encodeHeaderIn, type FrameHeader } from '../wire/frame.js';
 import type { Scheduler, Transport } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { TxStaging } from './tx-staging.js';
@@ -56,7 +56,7 @@ export class TxBatch {
     const at = this.staging.reserve(room, this.takeChunk);
     const block = this.staging.block;
     try {
-      encodeHeaderAt(header, block, at);
+      encodeHeaderIn(header, this.staging.blockView, at);
     } catch (error) {
       // Nothing of a refused header may go out: its room is given back before the error goes on.
       this.staging.unreserve(room);
@@ -97,7 +97,7 @@ export class TxBatch {
     this.pendingAckPsn = null;
     this.unackedRequests = 0;
     this.unackedBytes = 0;
-    // encodeHeaderAt reads the header at once: one object serves every ACK.
+    // encodeHeaderIn reads the header at once: one object serves every ACK.
     this.ackHeader.psn = psn;
     this.frame(this.ackHeader);
   }

@@ -6,12 +6,19 @@ const SPARE_BLOCKS = 2;
 
 interface Block {
   readonly bytes: Uint8Array;
+  /** Headers are encoded through this one view of the block (no `.buffer` lookup per frame). */
+  readonly view: DataView;
   /**
    * Batches that point into this block and are not written yet, counting the one being built
    * from its first reservation here: no byte a batch points at is handed out again before the
    * kernel has it.
    */
   unwritten: number;
+}
+
+function newBlock(): Block {
+  const bytes = new Uint8Array(BLOCK_BYTES);
+  return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), unwritten: 0 };
 }
 
 /**
@@ -21,17 +28,23 @@ interface Block {
  * is waiting to be written, so a QP at steady state reuses one block and allocates nothing.
  */
 export class TxStaging {
-  private current: Block = { bytes: new Uint8Array(BLOCK_BYTES), unwritten: 0 };
+  private current: Block = newBlock();
   private used = 0;
   /** Start of the bytes written into `current` since the last chunk was taken. */
   private runStart = 0;
   private readonly spare: Block[] = [];
   /** Blocks the batch being built points into (usually just `current`). */
   private touched: Block[] = [];
+  private lastTouched: Block | null = null;
 
   /** The block reservations are made in: `reserve` returns offsets into it. */
   get block(): Uint8Array {
     return this.current.bytes;
+  }
+
+  /** A DataView of the whole of `block`. */
+  get blockView(): DataView {
+    return this.current.view;
   }
 
   /** Room for `bytes` contiguous bytes after what the current run holds; returns their offset in `block`. */
@@ -40,11 +53,13 @@ export class TxStaging {
     if (this.current.unwritten === 0 && this.runStart === this.used) this.used = this.runStart = 0;
     if (this.used + bytes > BLOCK_BYTES) {
       this.takeRun(takeRun);
-      this.current = this.spare.pop() ?? { bytes: new Uint8Array(BLOCK_BYTES), unwritten: 0 };
+      this.current = this.spare.pop() ?? newBlock();
       this.used = this.runStart = 0;
     }
-    if (!this.touched.includes(this.current)) {
+    // The block touched last is nearly always the current one: no scan of the list then.
+    if (this.lastTouched !== this.current && !this.touched.includes(this.current)) {
       this.touched.push(this.current);
+      this.lastTouched = this.current;
       this.current.unwritten++;
     }
     const at = this.used;
@@ -71,6 +86,7 @@ export class TxStaging {
   seal(): () => void {
     const blocks = this.touched;
     this.touched = [];
+    this.lastTouched = null;
     let released = false;
     return () => {
       if (released) throw new Error('TxStaging invariant: a batch released twice');

@@ -59,9 +59,11 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
   let total = length.durationSeconds > 0 ? timed : length.iters;
   let next = 0;
   let done = 0;
+  // One list for every post (postSend keeps none of it), as perftest reuses its WR chain.
+  const batch: SendWr[] = [];
   while (done < total) {
     if (next < total && next - done < txDepth) {
-      const batch: SendWr[] = [];
+      batch.length = 0;
       const now = performance.now();
       // With -D the run ends at the deadline, on a signaled WR, so that every WR is accounted for.
       if (now >= deadline && total === timed) total = Math.min(timed, Math.ceil(Math.max(next, 1) / cqMod) * cqMod);

@@ -38,6 +38,13 @@ const NO_SGES: readonly Sge[] = [];
 /** How a WR is named in errors (built only when one is thrown). */
 const at = (index: number) => `wr[${index}]`;
 
+/**
+ * The last one-SGE list a post made, handed to the next WR whose one SGE has the same three
+ * values: applications repost the same buffer (perftest one WR), and a checked list is a value
+ * nothing below the verbs layer changes, so WRs can share it (two allocations per WR saved).
+ */
+const lastOneSge = { addr: -1, length: -1, lkey: -1, list: NO_SGES };
+
 /** The SGEs copied (the caller may reuse its WR once post returns), into an array of their exact number. */
 function checkSgList(sgList: unknown, maxSge: number, index: number): readonly Sge[] {
   if (sgList === undefined || sgList === null) return NO_SGES;
@@ -45,6 +52,23 @@ function checkSgList(sgList: unknown, maxSge: number, index: number): readonly S
   const count = sgList.length;
   if (count > maxSge) throw einval(`${at(index)}.sgList has ${count} entries; the QP allows ${maxSge}`, index);
   if (count === 0) return NO_SGES;
+  if (count === 1 && 0 in sgList) {
+    const sge = sgList[0] as Sge;
+    if (typeof sge === 'object' && sge !== null) {
+      const { addr, length, lkey } = sge;
+      if (isIntIn(addr, 0, MAX_ADDR) && isIntIn(length, 0, U32) && isIntIn(lkey, 0, U32)) {
+        const last = lastOneSge;
+        if (addr !== last.addr || length !== last.length || lkey !== last.lkey) {
+          last.addr = addr;
+          last.length = length;
+          last.lkey = lkey;
+          last.list = [{ addr, length, lkey }];
+        }
+        return last.list;
+      }
+    }
+    // Something in it is wrong: the general loop below names it.
+  }
   const checked = new Array<Sge>(count);
   for (let i = 0; i < count; i++) {
     if (!(i in sgList)) throw einval(`${at(index)}.sgList[${i}] is a hole in a sparse array; every entry must be { addr, length, lkey }`, index);
@@ -64,6 +88,22 @@ function remoteOf(where: string, value: { remoteAddr: unknown; rkey: unknown }, 
   return { addr: requireInt(`${where}.remoteAddr`, value.remoteAddr, 0, Number.MAX_SAFE_INTEGER, index), rkey: requireInt(`${where}.rkey`, value.rkey, 0, U32, index) };
 }
 
+/** OPCODES.includes as a switch: the builtin's call measured ~0.4 % of the send path. */
+function isOpcode(value: unknown): value is WrOpcode {
+  switch (value) {
+    case 'SEND':
+    case 'SEND_WITH_IMM':
+    case 'RDMA_WRITE':
+    case 'RDMA_WRITE_WITH_IMM':
+    case 'RDMA_READ':
+    case 'ATOMIC_CMP_AND_SWP':
+    case 'ATOMIC_FETCH_AND_ADD':
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** ibv_post_send's checks of one WR's shape, as libibverbs and the kernel make them (EINVAL, badWr = index). */
 export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: Readonly<QpCap>): SendRequest {
   if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
@@ -73,7 +113,7 @@ export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: R
   if (typeof rdma === 'object' && rdma !== null) rdma = { ...rdma };
   if (typeof rawAtomic === 'object' && rawAtomic !== null) rawAtomic = { ...rawAtomic };
   const wrId = isU64(rawWrId) ? rawWrId : requireU64(`${at(index)}.wrId`, rawWrId, index);
-  const opcode = OPCODES.includes(rawOpcode) ? rawOpcode : requireOneOf(`${at(index)}.opcode`, rawOpcode, OPCODES, index);
+  const opcode = isOpcode(rawOpcode) ? rawOpcode : requireOneOf(`${at(index)}.opcode`, rawOpcode, OPCODES, index);
   if (qpType === 'STREAM' && opcode !== 'SEND') throw einval(`a STREAM QP sends raw bytes: only SEND is supported, not ${opcode}`, index);
   const rawFlags = sendFlags ?? 0;
   const flags = isIntIn(rawFlags, 0, U32) && (rawFlags & ~KNOWN_SEND_FLAGS) === 0 ? rawFlags : requireFlags(`${at(index)}.sendFlags`, rawFlags, KNOWN_SEND_FLAGS, SEND_FLAG_NAMES, index);
@@ -89,11 +129,11 @@ export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: R
   const immData = opcode === 'SEND_WITH_IMM' || opcode === 'RDMA_WRITE_WITH_IMM' ? requireInt(`${at(index)}.immData`, rawImm, 0, U32, index) : undefined;
   let remote: SendRequest['remote'] = null;
   let atomic: SendRequest['atomic'] = null;
-  if (opcode.startsWith('RDMA_')) {
+  if (opcode === 'RDMA_WRITE' || opcode === 'RDMA_WRITE_WITH_IMM' || opcode === 'RDMA_READ') {
     if (typeof rdma !== 'object' || rdma === null) throw einval(`${at(index)}.rdma { remoteAddr, rkey } is required for ${opcode}`, index);
     remote = remoteOf(`${at(index)}.rdma`, rdma, index);
   }
-  if (opcode.startsWith('ATOMIC_')) {
+  if (opcode === 'ATOMIC_CMP_AND_SWP' || opcode === 'ATOMIC_FETCH_AND_ADD') {
     if (typeof rawAtomic !== 'object' || rawAtomic === null) throw einval(`${at(index)}.atomic { remoteAddr, rkey, compareAdd, swap } is required for ${opcode}`, index);
     remote = remoteOf(`${at(index)}.atomic`, rawAtomic, index);
     atomic = {

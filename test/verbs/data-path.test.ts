@@ -69,6 +69,46 @@ describe('zero copy and batching (DESIGN.md §5)', () => {
     }
   });
 
+  it('one WR object reposted with its SGE changed in between: every post carries the values it had when posted, send side and receive side', async () => {
+    const { a, b, close } = await recordedPair();
+    try {
+      // Offsets in the order posted: the same SGE twice, a new one, then the first again.
+      const offsets = [0, 0, 1024, 0, 2048, 2048];
+      const recvSge = sge(b, 0, 64);
+      const recv = { wrId: 0n, sgList: [recvSge] };
+      const sendSge = sge(a, 0, 64);
+      const send = { wrId: 0n, opcode: 'SEND' as const, sendFlags: SendFlags.SIGNALED, sgList: [sendSge] };
+      for (let i = 0; i < 4096; i++) a.mr.buffer[i] = (i * 7 + (i >> 10)) & 0xff;
+      for (let i = 0; i < offsets.length; i++) {
+        // The receive's address follows the index; the send's reads the offset listed.
+        recvSge.addr = b.mr.addr + 4096 + i * 64;
+        recv.wrId = BigInt(i);
+        b.qp.postRecv(recv);
+        sendSge.addr = a.mr.addr + offsets[i]!;
+        sendSge.length = i === 3 ? 32 : 64;
+        send.wrId = BigInt(i);
+        a.qp.postSend(send);
+      }
+      const received = await pollUntil(b.cq, offsets.length);
+      expect(received.map((wc) => [wc.wrId, wc.byteLen])).toEqual(offsets.map((_, i) => [BigInt(i), i === 3 ? 32 : 64]));
+      expect((await pollUntil(a.cq, offsets.length)).every((wc) => wc.status === 'SUCCESS')).toBe(true);
+      offsets.forEach((offset, i) => {
+        const length = i === 3 ? 32 : 64;
+        expect(Buffer.compare(b.mr.buffer.subarray(4096 + i * 64, 4096 + i * 64 + length), a.mr.buffer.subarray(offset, offset + length)), `post ${i}`).toBe(0);
+      });
+      // Changing the caller's SGE after the last post changed nothing that was posted.
+      sendSge.length = 1 << 30;
+      recvSge.lkey = 0xdead;
+      b.qp.postRecv({ wrId: 99n, sgList: [sge(b, 8192, 64)] });
+      a.qp.postSend({ wrId: 99n, opcode: 'SEND', sendFlags: SendFlags.SIGNALED, sgList: [sge(a, 0, 64)] });
+      expect(await pollUntil(b.cq, 1)).toMatchObject([{ wrId: 99n, status: 'SUCCESS', byteLen: 64 }]);
+      a.monitor.assertAgreement();
+      b.monitor.assertAgreement();
+    } finally {
+      close();
+    }
+  });
+
   it('64 small SENDs posted at once leave in one writev of one iovec: headers and payloads below the transmit copybreak packed together', async () => {
     const { a, b, logA, close } = await recordedPair();
     try {

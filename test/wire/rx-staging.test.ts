@@ -93,6 +93,46 @@ describe('the Rx staging ring: header split and rx-copybreak', () => {
     expect(next).toEqual({ frame: 3, copiedForIt: 0, directBytes: 65536 });
   });
 
+  it('one parser, read after read of equal-sized frames, then sizes that shift every offset: each payload gets its own bytes (the views of the ring it copies from are reused only where they match)', () => {
+    const counters: RxCounters = { framesReceived: 0, bytesReceived: 0, bytesDiscarded: 0, rxPayloadBytesCopied: 0 };
+    const got: Uint8Array[] = [];
+    const handler: FrameHandler = {
+      onHello: () => {},
+      onHeader: (header) => {
+        const destination = new Uint8Array(header.payloadLength);
+        got.push(destination);
+        return { kind: 'place', segments: [destination], done: () => {} };
+      },
+      onMalformed: (reason) => { throw new Error(reason); },
+      onClose: () => {},
+    };
+    const parser = new RxParser(handler, counters, 1 << 20, false);
+    const rounds = [Array(40).fill(64), Array(40).fill(64), Array(40).fill(64), Array(40).fill(63), Array(40).fill(64), [64, 65, 64, 1, 64, 64, 0, 64]];
+    let psn = 0;
+    for (const [round, lengths] of rounds.entries()) {
+      const { payloads } = stream(lengths);
+      // Contents that differ per round: a view reused with stale bytes would show.
+      const bytes = new Uint8Array(lengths.reduce((sum, n) => sum + FRAME_HEADER_BYTES + n, 0));
+      let at = 0;
+      const expected = lengths.map((length, i) => payloads[i]!.map((byte) => byte ^ (round * 17 + 1)));
+      lengths.forEach((length, i) => {
+        encodeHeader({ opcode: 'SEND', flags: 0, psn: psn++, payloadLength: length }, bytes.subarray(at));
+        bytes.set(expected[i]!, at + FRAME_HEADER_BYTES);
+        at += FRAME_HEADER_BYTES + length;
+      });
+      const first = got.length;
+      for (let offset = 0; offset < bytes.byteLength;) {
+        const target = parser.nextReadTarget();
+        const count = Math.min(target.byteLength, bytes.byteLength - offset);
+        target.set(bytes.subarray(offset, offset + count));
+        parser.onBytes(count);
+        offset += count;
+      }
+      expect(got.length - first, `round ${round}`).toBe(lengths.length);
+      expected.forEach((payload, i) => expect(Buffer.compare(got[first + i]!, payload), `round ${round} frame ${i}`).toBe(0));
+    }
+  });
+
   it('property: any mix of sizes, split at any points, lands whole and in order; a large payload further than one staging ring past the last small frame is never copied', () => {
     fc.assert(fc.property(
       fc.array(fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: COPYBREAK - 2, max: COPYBREAK + 70_000 })), { minLength: 1, maxLength: 30 }),
