@@ -29,7 +29,9 @@ export class RecvQueue {
 
   push(wqe: RecvWqe): void {
     if (this.count === this.capacity) throw new Error(`RecvQueue invariant: push into a full queue of ${this.capacity}`);
-    this.slots[(this.head + this.count) % this.capacity] = wqe;
+    // Wrapped by a compare, not `%`: an integer division per receive.
+    const tail = this.head + this.count;
+    this.slots[tail < this.capacity ? tail : tail - this.capacity] = wqe;
     this.count++;
   }
 
@@ -37,7 +39,7 @@ export class RecvQueue {
     if (this.count === 0) return undefined;
     const wqe = this.slots[this.head];
     this.slots[this.head] = undefined;
-    this.head = (this.head + 1) % this.capacity;
+    this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
     this.count--;
     return wqe;
   }

@@ -148,11 +148,19 @@ export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: R
   };
 }
 
+/**
+ * The last receive request made: a receive reposted with the same wrId and the same shared SGE
+ * list gets it again (a request is a value, never changed once made; perftest reposts one WR).
+ */
+let lastRecvRequest: RecvRequest = { wrId: -1n, sgList: NO_SGES };
+
 /** ibv_post_recv's checks of one WR's shape. */
 export function checkRecvWr(input: RecvWr, index: number, cap: Readonly<QpCap>): RecvRequest {
   if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
   // Each field read once (getters, proxies), as checkSendWr reads them.
   const { wrId: rawWrId, sgList } = input;
   const wrId = isU64(rawWrId) ? rawWrId : requireU64(`${at(index)}.wrId`, rawWrId, index);
-  return { wrId, sgList: checkSgList(sgList, cap.maxRecvSge, index) };
+  const checked = checkSgList(sgList, cap.maxRecvSge, index);
+  if (checked !== lastRecvRequest.sgList || wrId !== lastRecvRequest.wrId) lastRecvRequest = { wrId, sgList: checked };
+  return lastRecvRequest;
 }
