@@ -52,13 +52,17 @@ export class SendQueue {
   }
 
   private at(index: number): SendWqe | undefined {
-    return index < this.count ? this.slots[(this.head + index) % this.capacity] : undefined;
+    if (index >= this.count) return undefined;
+    // Wrapped by a compare, not `%`: the ACK scans call this for every WQE in flight.
+    const slot = this.head + index;
+    return this.slots[slot < this.capacity ? slot : slot - this.capacity];
   }
 
   push(wqe: SendWqe): void {
     if (this.isFull) this.broken(`push beyond the capacity of ${this.capacity}`);
     if (wqe.phase !== 'queued' || wqe.psn !== -1) this.broken(`WQE ${wqe.wrId} pushed as ${wqe.phase}`);
-    this.slots[(this.head + this.count) % this.capacity] = wqe;
+    const tail = this.head + this.count;
+    this.slots[tail < this.capacity ? tail : tail - this.capacity] = wqe;
     this.count++;
   }
 
@@ -107,10 +111,15 @@ export class SendQueue {
     return undefined;
   }
 
-  /** The oldest in-flight READ or atomic at or before `psn` (a response through `psn` must not skip it). */
+  /**
+   * The oldest in-flight READ or atomic at or before `psn` (a response through `psn` must not
+   * skip it). Before the cursor PSNs rise from the head (sent in order, resent in order after a
+   * rewind), so the scan, like finishThrough's, stops at the first WQE after `psn`.
+   */
   readOrAtomicThrough(psn: number): SendWqe | undefined {
     for (let i = 0; i < this.cursor; i++) {
       const wqe = this.at(i)!;
+      if (psnDistance(wqe.psn, psn) < 0) break;
       if (isReadOrAtomic(wqe.opcode) && covered(wqe, psn)) return wqe;
     }
     return undefined;
@@ -120,6 +129,7 @@ export class SendQueue {
   finishThrough(psn: number): void {
     for (let i = 0; i < this.cursor; i++) {
       const wqe = this.at(i)!;
+      if (psnDistance(wqe.psn, psn) < 0) break;
       if (covered(wqe, psn)) this.finish(wqe, 'SUCCESS');
     }
   }
@@ -150,7 +160,7 @@ export class SendQueue {
     const head = this.at(0);
     if (head === undefined || head.phase !== 'done') return undefined;
     this.slots[this.head] = undefined;
-    this.head = (this.head + 1) % this.capacity;
+    this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
     this.count--;
     if (head === this.failed) {
       if (this.cursor !== 0) this.broken('the failed WQE reached the head with WQEs before it in flight');

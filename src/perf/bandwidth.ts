@@ -59,16 +59,15 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
   let total = length.durationSeconds > 0 ? timed : length.iters;
   let next = 0;
   let done = 0;
-  // One list for every post (postSend keeps none of it), as perftest reuses its WR chain.
-  const batch: SendWr[] = [];
   while (done < total) {
     if (next < total && next - done < txDepth) {
-      batch.length = 0;
       const now = performance.now();
       // With -D the run ends at the deadline, on a signaled WR, so that every WR is accounted for.
       if (now >= deadline && total === timed) total = Math.min(timed, Math.ceil(Math.max(next, 1) / cqMod) * cqMod);
-      for (; next < total && next - done < txDepth; next++) {
-        batch.push(workRequest(next, (next + 1) % cqMod === 0 || next === total - 1));
+      // A list of the exact length, filled by index: no growth (push) and no truncation (length = 0) per post.
+      const batch = new Array<SendWr>(Math.max(0, Math.min(total - next, txDepth - (next - done))));
+      for (let i = 0; i < batch.length; i++, next++) {
+        batch[i] = workRequest(next, (next + 1) % cqMod === 0 || next === total - 1);
         posted[next] = now;
       }
       if (batch.length > 0) endpoint.qp.postSend(batch);

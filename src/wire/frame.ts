@@ -135,12 +135,12 @@ export function encodeHeaderAt(header: FrameHeader, bytes: Uint8Array, at: numbe
 }
 
 /**
- * encodeHeaderAt through a DataView the caller keeps (a staging block's), which holds the 48
- * bytes at `base`: the header is zeroed word by word and written with no `fill` or `.buffer`
- * (both runtime calls, measured ~3.5 % of the send path together).
+ * encodeHeaderAt through a DataView the caller keeps (a staging block's), for room the caller
+ * has reserved: 48 bytes at `base` (a DataView access past its end throws RangeError). The
+ * header is zeroed word by word and written with no `fill`, `.buffer` or `.byteLength` (runtime
+ * calls, measured ~4 % of the send path together).
  */
 export function encodeHeaderIn(header: FrameHeader, v: DataView, base: number): void {
-  if (base < 0 || base + FRAME_HEADER_BYTES > v.byteLength) throw new WireEncodeError(`no room for a header at ${base} of a ${v.byteLength}-byte view`);
   for (let i = 0; i < FRAME_HEADER_BYTES; i += 4) v.setUint32(base + i, 0);
   writeHeader(header, v, base);
 }
