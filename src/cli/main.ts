@@ -10,7 +10,7 @@ import { runStages, summaryTable } from './run-stages.js';
 import { runPingpong } from './pingpong.js';
 import { PERF_TESTS, PerfOptionError, allSizes, perfDefaults, type PerfTest } from '../perf/options.js';
 import { runPerf } from '../perf/run.js';
-import { reexecSingleThreaded } from './single-threaded.js';
+import { exitWithParent, reexecSingleThreaded } from './single-threaded.js';
 import { SINGLE_THREADED_FLAG, runsSingleThreaded } from '../perf/v8-threads.js';
 import { Monitor } from '../monitor/monitor.js';
 import { verifyStages } from './verify-stages.js';
@@ -134,6 +134,7 @@ export function buildProgram(): Command {
         process.exitCode = await reexecSingleThreaded();
         return;
       }
+      exitWithParent();
       const txDepth = o.txDepth ?? d.txDepth;
       await runPerf({
           test, ...(host === undefined ? {} : { host }), port: o.port, sizes: o.all === true ? allSizes(test) : [o.size ?? d.size],

@@ -2,6 +2,32 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { SINGLE_THREADED_FLAG } from '../perf/v8-threads.js';
 
+/** Set in the re-executed child's environment: it is the measured process, its parent only waits. */
+const CHILD_MARK = 'TCPVERBS_PERF_REEXEC';
+
+/**
+ * Node flags the child must not inherit: the inspector listens on one port per process, and the
+ * parent (which only waits) already holds it. A flag given as two arguments takes its value along.
+ */
+const PARENT_ONLY_FLAG = /^--(inspect|inspect-brk|inspect-wait|debug|debug-brk|inspect-port|debug-port|inspect-publish-uid)(=|$)/;
+const TAKES_A_VALUE = new Set(['--inspect-port', '--debug-port', '--inspect-publish-uid']);
+
+/** The parent's Node flags the child runs with: all but the parent-only ones (and their values). */
+export function childExecArgv(execArgv: readonly string[]): { kept: string[]; dropped: string[] } {
+  const kept: string[] = [];
+  const dropped: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    if (!PARENT_ONLY_FLAG.test(flag)) {
+      kept.push(flag);
+      continue;
+    }
+    dropped.push(flag);
+    if (TAKES_A_VALUE.has(flag) && i + 1 < execArgv.length) dropped.push(execArgv[++i]!);
+  }
+  return { kept, dropped };
+}
+
 /**
  * `tcpverbs perf` re-executes itself under `node --single-threaded`, as perftest users pin each
  * side to a core: the data path is one thread, and on a machine with as many cores as spinning
@@ -11,15 +37,24 @@ import { SINGLE_THREADED_FLAG } from '../perf/v8-threads.js';
  * 4 KiB ~346 k → ~424 k, 64 KiB ~44 k → ~52 k. The flag cannot be set once V8 runs (setting it
  * at run time crashed the process here), hence the second process.
  *
- * Resolves the child's exit code (128 + signal number if a signal ended it); the caller exits
- * with it and does nothing else. SIGINT/SIGTERM/SIGHUP sent to this process are passed on.
+ * The two live and die together: SIGINT/SIGTERM/SIGHUP sent to this process are passed on; the
+ * child holds an IPC channel to this process and exits when it closes, so a parent killed
+ * outright (SIGKILL) leaves no orphan spinning a core; a child ended by a signal ends this
+ * process by the same signal. Resolves the child's exit code otherwise; the caller exits with
+ * it and does nothing else.
  */
 export function reexecSingleThreaded(): Promise<number> {
-  const args = [SINGLE_THREADED_FLAG, ...process.execArgv, ...process.argv.slice(1)];
-  const child = spawn(process.execPath, args, { stdio: 'inherit' });
+  const { kept, dropped } = childExecArgv(process.execArgv);
+  if (dropped.length > 0) {
+    process.stderr.write(`tcpverbs perf: ${dropped.join(' ')} applies to this process only; the measured process runs without it (--v8-helper-threads runs everything in this one)\n`);
+  }
+  const args = [SINGLE_THREADED_FLAG, ...kept, ...process.argv.slice(1)];
+  const child = spawn(process.execPath, args, { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], env: { ...process.env, [CHILD_MARK]: '1' } });
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   const forward = (signal: NodeJS.Signals) => { child.kill(signal); };
   for (const signal of signals) process.on(signal, forward);
+  // The channel is the child's lifeline, never a reason for this process to stay.
+  child.channel?.unref();
   return new Promise((resolve) => {
     const done = (code: number) => {
       for (const signal of signals) process.off(signal, forward);
@@ -29,6 +64,26 @@ export function reexecSingleThreaded(): Promise<number> {
       process.stderr.write(`tcpverbs perf: cannot start ${process.execPath} ${SINGLE_THREADED_FLAG}: ${error.message}\n`);
       done(2);
     });
-    child.once('exit', (code, signal) => done(code ?? 128 + (signal === null ? 1 : constants.signals[signal])));
+    child.once('exit', (code, signal) => {
+      if (signal === null) return done(code ?? 1);
+      for (const s of signals) process.off(s, forward);
+      // As a shell sees it: this process ends by the signal that ended the measured one.
+      process.kill(process.pid, signal);
+      // A signal whose default is not to terminate (none that ends a process is) leaves the code.
+      setTimeout(() => resolve(128 + constants.signals[signal]), 100).unref();
+    });
+  });
+}
+
+/**
+ * In the re-executed child: exit once the parent's IPC channel closes (the parent died, even by
+ * SIGKILL). A no-op in any other process. The channel never keeps the child alive.
+ */
+export function exitWithParent(): void {
+  if (process.env[CHILD_MARK] !== '1' || process.channel === undefined) return;
+  process.channel.unref();
+  process.once('disconnect', () => {
+    process.stderr.write('tcpverbs perf: the parent process is gone; stopping\n');
+    process.exit(129);
   });
 }
