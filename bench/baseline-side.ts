@@ -181,6 +181,8 @@ function rawRcSend(): void {
     let sent = 0;
     let acked = 0;
     let start = 0;
+    /** What the ACK that started the clock covered: it may pass the warm-up by up to window − 1. */
+    let ackedAtStart = 0;
     let pending: Buffer = Buffer.alloc(0);
     failOnEarlyClose(socket);
     const stopSpinning = spin();
@@ -197,8 +199,8 @@ function rawRcSend(): void {
       let at = 0;
       for (; at + ACK_BYTES <= pending.length; at += ACK_BYTES) acked = pending.readUInt32BE(at);
       pending = pending.subarray(at);
-      if (start === 0 && acked >= warmup) { startCpu(); start = now(); }
-      if (acked === total) { stopSpinning(); finish({ seconds: now() - start }); }
+      if (start === 0 && acked >= warmup) { startCpu(); start = now(); ackedAtStart = acked; }
+      if (acked === total) { stopSpinning(); finish({ seconds: now() - start, messagesTimed: total - ackedAtStart }); }
       else pump();
     });
     if (warmup === 0) { startCpu(); start = now(); }

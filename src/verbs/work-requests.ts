@@ -107,11 +107,13 @@ function isOpcode(value: unknown): value is WrOpcode {
 /** ibv_post_send's checks of one WR's shape, as libibverbs and the kernel make them (EINVAL, badWr = index). */
 export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: Readonly<QpCap>): SendRequest {
   if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
-  // Each field read once (getters, proxies), into locals: what is checked is what is posted.
+  // Each field read once (getters, proxies), into locals: what is checked is what is posted. A
+  // field is read as any property is, own or inherited (a class's getters): the nested rdma and
+  // atomic objects too, field by field (a spread would drop what their prototype holds).
   const { wrId: rawWrId, opcode: rawOpcode, sendFlags, sgList: rawSgList, immData: rawImm } = input;
   let { rdma, atomic: rawAtomic } = input;
-  if (typeof rdma === 'object' && rdma !== null) rdma = { ...rdma };
-  if (typeof rawAtomic === 'object' && rawAtomic !== null) rawAtomic = { ...rawAtomic };
+  if (typeof rdma === 'object' && rdma !== null) rdma = { remoteAddr: rdma.remoteAddr, rkey: rdma.rkey };
+  if (typeof rawAtomic === 'object' && rawAtomic !== null) rawAtomic = { remoteAddr: rawAtomic.remoteAddr, rkey: rawAtomic.rkey, compareAdd: rawAtomic.compareAdd, swap: rawAtomic.swap };
   const wrId = isU64(rawWrId) ? rawWrId : requireU64(`${at(index)}.wrId`, rawWrId, index);
   const opcode = isOpcode(rawOpcode) ? rawOpcode : requireOneOf(`${at(index)}.opcode`, rawOpcode, OPCODES, index);
   if (qpType === 'STREAM' && opcode !== 'SEND') throw einval(`a STREAM QP sends raw bytes: only SEND is supported, not ${opcode}`, index);

@@ -57,6 +57,47 @@ describe('misuse is refused with a VerbsError, never a TypeError', () => {
   });
 });
 
+describe('a WR is read by ordinary property access, once per field, at post', () => {
+  it('fields a class holds as getters on its prototype (the WR, its SGEs, rdma and atomic) are read like own fields, and each is read once', async () => {
+    const pair = await rcPair();
+    try {
+      const { a, b } = pair;
+      let reads = 0;
+      class Remote {
+        constructor(private readonly addr: number, private readonly key: number) {}
+        get remoteAddr(): number { reads++; return this.addr; }
+        get rkey(): number { reads++; return this.key; }
+      }
+      class AddOne extends Remote {
+        get compareAdd(): bigint { reads++; return 1n; }
+        get swap(): bigint { reads++; return 0n; }
+      }
+      class Sge {
+        constructor(readonly offset: number, readonly bytes: number) {}
+        get addr(): number { reads++; return a.mr.addr + this.offset; }
+        get length(): number { reads++; return this.bytes; }
+        get lkey(): number { reads++; return a.mr.lkey; }
+      }
+      const write = Object.create({ wrId: 1n, opcode: 'RDMA_WRITE', sendFlags: SendFlags.SIGNALED }) as Record<string, unknown>;
+      write.sgList = [new Sge(0, 16)];
+      write.rdma = new Remote(b.mr.addr + 64, b.mr.rkey);
+      a.mr.buffer.set(new TextEncoder().encode('sixteen bytes ok'));
+      a.qp.postSend(write as never);
+      expect(reads).toBe(5);
+      expect(await pollUntil(a.cq, 1)).toMatchObject([{ wrId: 1n, status: 'SUCCESS', opcode: 'RDMA_WRITE' }]);
+      expect(new TextDecoder().decode(b.mr.buffer.subarray(64, 80))).toBe('sixteen bytes ok');
+      // An atomic's operands read through the prototype chain the same way.
+      b.mr.buffer.fill(0, 128, 136);
+      a.qp.postSend({ wrId: 2n, opcode: 'ATOMIC_FETCH_AND_ADD', sendFlags: SendFlags.SIGNALED, sgList: [new Sge(256, 8)], atomic: new AddOne(b.mr.addr + 128, b.mr.rkey) } as never);
+      expect(reads).toBe(5 + 3 + 4);
+      expect(await pollUntil(a.cq, 1)).toMatchObject([{ wrId: 2n, status: 'SUCCESS' }]);
+      expect(new DataView(b.mr.buffer.buffer, b.mr.buffer.byteOffset + 128, 8).getBigUint64(0, true)).toBe(1n);
+    } finally {
+      pair.close();
+    }
+  });
+});
+
 describe('what modify checks is what it applies (each attribute read once)', () => {
   it('getters valid when checked and out of range after (minRnrTimer 1 → 99, access 0 → 2^31): the QP runs with the checked values', async () => {
     const pair = await rcPair();

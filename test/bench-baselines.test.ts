@@ -1,0 +1,34 @@
+/** The baselines the bench measures tcpverbs against (bench/baseline-side.ts) count what they time. */
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** One side: every JSON line it prints goes to `onLine`; resolves them all once it exits 0. */
+function side(args: object, onLine: (line: Record<string, number>) => void = () => {}): Promise<Record<string, number>[]> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, 'bench/baseline-side.ts'), JSON.stringify(args)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: Record<string, number>[] = [];
+  createInterface({ input: proc.stdout }).on('line', (text) => {
+    const line = JSON.parse(text) as Record<string, number>;
+    lines.push(line);
+    onLine(line);
+  });
+  return new Promise((ok, fail) => proc.once('exit', (code) => (code === 0 ? ok(lines) : fail(new Error(`baseline side exited ${code}`)))));
+}
+
+describe('bench baselines', () => {
+  it('raw-rc: the clock starts at the first ACK past the warm-up, and the count it reports timing is what that ACK left, not the measured count', async () => {
+    // 50 warm-up messages, an ACK every 32: the ACK that passes the warm-up covers 64.
+    const base = { path: 'raw-rc', size: 64, messages: 1000, window: 64, warmup: 50, ackEvery: 32 };
+    let announce: (port: number) => void = () => {};
+    const port = new Promise<number>((ok) => { announce = ok; });
+    const sender = side({ ...base, role: 'send' }, (line) => { if (line.port !== undefined) announce(line.port); });
+    const receiver = side({ ...base, role: 'recv', port: await port });
+    const [sent] = await Promise.all([sender, receiver]);
+    const result = sent.at(-1)!;
+    expect(result.messagesTimed).toBe(1050 - 64);
+    expect(result.seconds).toBeGreaterThan(0);
+  });
+});
