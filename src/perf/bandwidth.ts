@@ -59,27 +59,32 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
   let total = length.durationSeconds > 0 ? timed : length.iters;
   let next = 0;
   let done = 0;
-  while (done < total) {
-    if (next < total && next - done < txDepth) {
-      const now = performance.now();
-      // With -D the run ends at the deadline, on a signaled WR, so that every WR is accounted for.
-      if (now >= deadline && total === timed) total = Math.min(timed, Math.ceil(Math.max(next, 1) / cqMod) * cqMod);
-      // A list of the exact length, filled by index: no growth (push) and no truncation (length = 0) per post.
-      const batch = new Array<SendWr>(Math.max(0, Math.min(total - next, txDepth - (next - done))));
-      for (let i = 0; i < batch.length; i++, next++) {
-        batch[i] = workRequest(next, (next + 1) % cqMod === 0 || next === total - 1);
-        posted[next] = now;
-      }
-      if (batch.length > 0) endpoint.qp.postSend(batch);
+  const post = (): void => {
+    if (next >= total || next - done >= txDepth) return;
+    const now = performance.now();
+    // With -D the run ends at the deadline, on a signaled WR, so that every WR is accounted for.
+    if (now >= deadline && total === timed) total = Math.min(timed, Math.ceil(Math.max(next, 1) / cqMod) * cqMod);
+    // A list of the exact length, filled by index: no growth (push) and no truncation (length = 0) per post.
+    const batch = new Array<SendWr>(Math.max(0, Math.min(total - next, txDepth - (next - done))));
+    for (let i = 0; i < batch.length; i++, next++) {
+      batch[i] = workRequest(next, (next + 1) % cqMod === 0 || next === total - 1);
+      posted[next] = now;
     }
-    const wcs = await endpoint.completions(Math.max(16, Math.ceil(txDepth / cqMod)));
+    if (batch.length > 0) endpoint.qp.postSend(batch);
+  };
+  post();
+  // The window is refilled in the same turn as the completions that free it.
+  await endpoint.eachCompletions(Math.max(16, Math.ceil(txDepth / cqMod)), (wcs) => {
     for (let w = 0; w < wcs.length; w++) {
       const through = Number(wcs[w]!.wrId) + 1;
       const now = performance.now();
       for (let i = done; i < through; i++) completed[i] = now;
       done = through;
     }
-  }
+    if (done >= total) return false;
+    post();
+    return true;
+  });
   return { size, iterations: total, posted: posted.subarray(0, total), completed: completed.subarray(0, total) };
 }
 
@@ -91,14 +96,19 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
 export async function receiveSends(endpoint: PerfEndpoint, size: number): Promise<number> {
   const { rxDepth, warmupIters } = endpoint.options;
   let received = 0;
-  for (;;) {
-    const wcs = await endpoint.completions(rxDepth);
+  let measured = 0;
+  await endpoint.eachCompletions(rxDepth, (wcs) => {
     endpoint.postRecvs(wcs.length, size);
     for (let i = 0; i < wcs.length; i++) {
-      if (wcs[i]!.byteLen === 0) return received - warmupIters;
+      if (wcs[i]!.byteLen === 0) {
+        measured = received - warmupIters;
+        return false;
+      }
       received++;
     }
-  }
+    return true;
+  });
+  return measured;
 }
 
 /** perftest's bandwidth figures: the best rate over any stretch of signaled WRs, and the average. */
