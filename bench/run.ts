@@ -92,6 +92,7 @@ async function baselineStream(path: 'net' | 'raw' | 'raw-rc', size: number, mess
   const r = receiver.at(-1) as { cpuSeconds: number; reads: number };
   // raw-rc's clock starts at an ACK that may cover a few measured messages too: the time the
   // measured count takes at the rate it timed.
+  if (s.messagesTimed !== undefined && s.messagesTimed <= 0) throw new Error(`${path} ${size} B: the ACK that started the clock was the last one (no message timed); run more than the window of ${window} messages`);
   const seconds = s.messagesTimed === undefined ? s.seconds : s.seconds * (messages / s.messagesTimed);
   return { seconds, cpuSeconds: s.cpuSeconds + r.cpuSeconds, readsPerMessage: r.reads / messages, writesPerMessage: s.writes === undefined ? null : s.writes / messages, rxCopiedBytesPerMessage: path === 'net' ? size : 0, txCopiedBytesPerMessage: 0, framesPerMessage: null };
 }

@@ -14,7 +14,7 @@ const BIN = resolve(import.meta.dirname, '../bin/tcpverbs.mjs');
 /** A perf server (waits for a client forever), its stderr lines, and its measured child's pid once it listens. */
 async function server(nodeFlags: string[] = []): Promise<{ parent: ChildProcess; childPid: number; stderr: string[]; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
   const parent = spawn(process.execPath, [...nodeFlags, BIN, 'perf', 'send_bw', '-p', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) => parent.once('exit', (code, signal) => ok({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) => parent.once('close', (code, signal) => ok({ code, signal })));
   const stderr: string[] = [];
   await new Promise<void>((ok, fail) => {
     createInterface({ input: parent.stderr! }).on('line', (line) => {
@@ -62,6 +62,13 @@ describe('tcpverbs perf re-executed under node --single-threaded', () => {
     second.parent.kill('SIGINT');
     expect(await gone(second.childPid)).toBe(true);
     expect(await second.exited).toEqual({ code: null, signal: 'SIGINT' });
+  });
+
+  it('a crashed child (SIGABRT) is reported with the shell\'s code for it (134), not re-raised: the parent dumps no core of its own', async () => {
+    const { childPid, stderr, exited } = await server();
+    process.kill(childPid, 'SIGABRT');
+    expect(await exited).toEqual({ code: 134, signal: null });
+    expect(stderr.join('\n')).toContain('the measured process died of SIGABRT');
   });
 
   it('--inspect stays with the parent: the child gets the other Node flags, not the inspector, and stderr says so', async () => {

@@ -69,6 +69,16 @@ describe('tcpverbs perf (the perftest port): every test, both sides, perftest\'s
     expect(timed.rows.client[0]!.iterations).toBeGreaterThan(10);
   }, 60_000);
 
+  it('send_bw -D with one signaled WR per window (-t 64 -Q 64, perftest\'s default -Q capped by -t): the run ends at the deadline on the last completed WR, it does not wait for one never posted', async () => {
+    const started = Date.now();
+    const { rows } = await pair(options('send_bw', { sizes: [64], durationSeconds: 1, txDepth: 64, cqMod: 64, rxDepth: 512 }));
+    const row = rows.client[0]!;
+    expect(row.iterations % 64).toBe(0);
+    expect(row.iterations).toBeGreaterThan(64);
+    expect(rows.server[0]).toEqual(row);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 30_000);
+
   it.each([['send_lat'], ['write_lat'], ['read_lat']] as const)('%s --warmup 30 -n 50: the warm-up is not recorded; the row has exactly 50 samples, each one measured', async (test) => {
     const { rows } = await pair(options(test, { iters: 50, warmupIters: 30 }));
     const row = rows.client[0]!;

@@ -2,6 +2,9 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { SINGLE_THREADED_FLAG } from '../perf/v8-threads.js';
 
+/** Signals that mean the child crashed (and dump core): reported, not re-raised. */
+const CRASH_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set(['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGTRAP', 'SIGSYS', 'SIGQUIT']);
+
 /** Set in the re-executed child's environment: it is the measured process, its parent only waits. */
 const CHILD_MARK = 'TCPVERBS_PERF_REEXEC';
 
@@ -40,7 +43,7 @@ export function childExecArgv(execArgv: readonly string[]): { kept: string[]; dr
  * The two live and die together: SIGINT/SIGTERM/SIGHUP sent to this process are passed on; the
  * child holds an IPC channel to this process and exits when it closes, so a parent killed
  * outright (SIGKILL) leaves no orphan spinning a core; a child ended by a signal ends this
- * process by the same signal. Resolves the child's exit code otherwise; the caller exits with
+ * process by the same signal, except a crash (SIGSEGV, SIGABRT…), reported as 128 + n. Resolves the child's exit code otherwise; the caller exits with
  * it and does nothing else.
  */
 export function reexecSingleThreaded(): Promise<number> {
@@ -67,10 +70,15 @@ export function reexecSingleThreaded(): Promise<number> {
     child.once('exit', (code, signal) => {
       if (signal === null) return done(code ?? 1);
       for (const s of signals) process.off(s, forward);
+      if (CRASH_SIGNALS.has(signal)) {
+        // A crash is the child's: re-raised here it would dump this process's core over its own.
+        process.stderr.write(`tcpverbs perf: the measured process died of ${signal}\n`);
+        return done(128 + constants.signals[signal]);
+      }
       // As a shell sees it: this process ends by the signal that ended the measured one.
       process.kill(process.pid, signal);
-      // A signal whose default is not to terminate (none that ends a process is) leaves the code.
-      setTimeout(() => resolve(128 + constants.signals[signal]), 100).unref();
+      // Should the signal not end this process after all, the shell's code for it.
+      setTimeout(() => resolve(128 + constants.signals[signal]), 100);
     });
   });
 }
@@ -81,9 +89,12 @@ export function reexecSingleThreaded(): Promise<number> {
  */
 export function exitWithParent(): void {
   if (process.env[CHILD_MARK] !== '1' || process.channel === undefined) return;
-  process.channel.unref();
-  process.once('disconnect', () => {
+  const gone = (): never => {
     process.stderr.write('tcpverbs perf: the parent process is gone; stopping\n');
     process.exit(129);
-  });
+  };
+  // Null once the channel has closed: the parent died while this process was starting.
+  if (process.channel === null) gone();
+  process.channel.unref();
+  process.once('disconnect', gone);
 }

@@ -11,6 +11,7 @@ import { CqRing } from './cq-ring.js';
 import { MemoryTable, type Registration } from './memory.js';
 import { NicQp, type NicServices } from './qp.js';
 import { RcPath } from './rc-path.js';
+import { forgetSglCache } from './sgl.js';
 import { StreamPath } from './stream-path.js';
 import { buildSendWqe } from './wqe-builder.js';
 
@@ -248,5 +249,6 @@ export class ReferenceDevice implements ProviderOps, NicServices {
     for (const qp of [...this.qps.values()]) qp.reset();
     this.qps.clear();
     this.pendingDoorbells.clear();
+    forgetSglCache(this.memory);
   }
 }

@@ -217,7 +217,8 @@ export class NicQp {
         error = { errno: 'ENOMEM', message: `the receive queue is full: ${this.init.cap.maxRecvWr} WRs outstanding (cap.maxRecvWr)` };
         break;
       }
-      // A RecvRequest is already the WQE's shape, made for this post alone and never changed.
+      // A RecvRequest is already the WQE's shape, a value never changed once made (a receive
+      // reposted identically may share its request: only wrId and sgList are read, never identity).
       this.rq.push(request);
       posted++;
       this.services.observer?.post?.(this.qpNum, 'recv', request.wrId, outcome, true);

@@ -62,9 +62,18 @@ const CACHE_ENTRIES = 4;
 const EMPTY_VIEW = new Uint8Array(0);
 const caches = new WeakMap<MemoryTable, { entries: CachedResolution[]; nextVictim: number }>();
 
-/** The table asked last, and its cache (a WeakMap lookup per WR measured ~0.4 % of the receive path); it keeps that one table alive. */
+/**
+ * The table asked last, and its cache (a WeakMap lookup per WR measured ~0.4 % of the receive
+ * path). A closed device lets go of both (forgetSglCache), so its memory is not kept reachable.
+ */
 let lastMemory: MemoryTable | null = null;
 let lastCache: { entries: CachedResolution[]; nextVictim: number } | null = null;
+
+/** The device owning `memory` closed: its cache entries, and the views and regions they hold, go. */
+export function forgetSglCache(memory: MemoryTable): void {
+  caches.delete(memory);
+  if (lastMemory === memory) lastMemory = lastCache = null;
+}
 
 function cacheOf(memory: MemoryTable): { entries: CachedResolution[]; nextVictim: number } {
   if (memory === lastMemory) return lastCache!;

@@ -83,7 +83,8 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
     }
     if (done >= total) return false;
     post();
-    return true;
+    // A -D deadline passed in post() may have ended the run at the last completed WR.
+    return done < total;
   });
   return { size, iterations: total, posted: posted.subarray(0, total), completed: completed.subarray(0, total) };
 }

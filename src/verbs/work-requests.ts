@@ -54,20 +54,19 @@ function checkSgList(sgList: unknown, maxSge: number, index: number): readonly S
   if (count === 0) return NO_SGES;
   if (count === 1 && 0 in sgList) {
     const sge = sgList[0] as Sge;
-    if (typeof sge === 'object' && sge !== null) {
-      const { addr, length, lkey } = sge;
-      if (isIntIn(addr, 0, MAX_ADDR) && isIntIn(length, 0, U32) && isIntIn(lkey, 0, U32)) {
-        const last = lastOneSge;
-        if (addr !== last.addr || length !== last.length || lkey !== last.lkey) {
-          last.addr = addr;
-          last.length = length;
-          last.lkey = lkey;
-          last.list = [{ addr, length, lkey }];
-        }
-        return last.list;
-      }
+    if (typeof sge !== 'object' || sge === null) throw einval(`${at(index)}.sgList[0] must be { addr, length, lkey }`, index);
+    const { addr: rawAddr, length: rawLength, lkey: rawLkey } = sge;
+    const addr = isIntIn(rawAddr, 0, MAX_ADDR) ? rawAddr : requireInt(`${at(index)}.sgList[0].addr`, rawAddr, 0, MAX_ADDR, index);
+    const length = isIntIn(rawLength, 0, U32) ? rawLength : requireInt(`${at(index)}.sgList[0].length`, rawLength, 0, U32, index);
+    const lkey = isIntIn(rawLkey, 0, U32) ? rawLkey : requireInt(`${at(index)}.sgList[0].lkey`, rawLkey, 0, U32, index);
+    const last = lastOneSge;
+    if (addr !== last.addr || length !== last.length || lkey !== last.lkey) {
+      last.addr = addr;
+      last.length = length;
+      last.lkey = lkey;
+      last.list = [{ addr, length, lkey }];
     }
-    // Something in it is wrong: the general loop below names it.
+    return last.list;
   }
   const checked = new Array<Sge>(count);
   for (let i = 0; i < count; i++) {

@@ -69,33 +69,36 @@ describe('zero copy and batching (DESIGN.md §5)', () => {
     }
   });
 
-  it('one WR object reposted with its SGE changed in between: every post carries the values it had when posted, send side and receive side', async () => {
+  it('one WR object reposted back to back, the same or changed in between: every post carries the values it had when posted, send side and receive side', async () => {
     const { a, b, close } = await recordedPair();
     try {
-      // Offsets in the order posted: the same SGE twice, a new one, then the first again.
-      const offsets = [0, 0, 1024, 0, 2048, 2048];
+      for (let i = 0; i < 4096; i++) a.mr.buffer[i] = (i * 7 + (i >> 10)) & 0xff;
+      // Receives, one WR object: posted again unchanged, then with its SGE or its wrId changed.
       const recvSge = sge(b, 0, 64);
-      const recv = { wrId: 0n, sgList: [recvSge] };
+      const recv = { wrId: 10n, sgList: [recvSge] };
+      const receives: [bigint, number][] = [[10n, 0], [10n, 0], [11n, 64], [11n, 128], [12n, 192]];
+      for (const [wrId, offset] of receives) {
+        recv.wrId = wrId;
+        recvSge.addr = b.mr.addr + offset;
+        b.qp.postRecv(recv);
+      }
+      // Sends, one WR object: the same SGE twice, a new address, the same address with a new length.
       const sendSge = sge(a, 0, 64);
       const send = { wrId: 0n, opcode: 'SEND' as const, sendFlags: SendFlags.SIGNALED, sgList: [sendSge] };
-      for (let i = 0; i < 4096; i++) a.mr.buffer[i] = (i * 7 + (i >> 10)) & 0xff;
-      for (let i = 0; i < offsets.length; i++) {
-        // The receive's address follows the index; the send's reads the offset listed.
-        recvSge.addr = b.mr.addr + 4096 + i * 64;
-        recv.wrId = BigInt(i);
-        b.qp.postRecv(recv);
-        sendSge.addr = a.mr.addr + offsets[i]!;
-        sendSge.length = i === 3 ? 32 : 64;
+      const sends: [number, number][] = [[0, 64], [0, 64], [1024, 64], [1024, 32], [2048, 64]];
+      for (const [i, [offset, length]] of sends.entries()) {
         send.wrId = BigInt(i);
+        sendSge.addr = a.mr.addr + offset;
+        sendSge.length = length;
         a.qp.postSend(send);
       }
-      const received = await pollUntil(b.cq, offsets.length);
-      expect(received.map((wc) => [wc.wrId, wc.byteLen])).toEqual(offsets.map((_, i) => [BigInt(i), i === 3 ? 32 : 64]));
-      expect((await pollUntil(a.cq, offsets.length)).every((wc) => wc.status === 'SUCCESS')).toBe(true);
-      offsets.forEach((offset, i) => {
-        const length = i === 3 ? 32 : 64;
-        expect(Buffer.compare(b.mr.buffer.subarray(4096 + i * 64, 4096 + i * 64 + length), a.mr.buffer.subarray(offset, offset + length)), `post ${i}`).toBe(0);
-      });
+      const received = await pollUntil(b.cq, receives.length);
+      expect(received.map((wc) => [wc.wrId, wc.byteLen])).toEqual(receives.map(([wrId], i) => [wrId, sends[i]![1]]));
+      expect((await pollUntil(a.cq, sends.length)).every((wc) => wc.status === 'SUCCESS')).toBe(true);
+      for (const [i, [offset, length]] of sends.entries()) {
+        const at = receives[i]![1];
+        expect(Buffer.compare(b.mr.buffer.subarray(at, at + length), a.mr.buffer.subarray(offset, offset + length)), `message ${i}`).toBe(0);
+      }
       // Changing the caller's SGE after the last post changed nothing that was posted.
       sendSge.length = 1 << 30;
       recvSge.lkey = 0xdead;
