@@ -5,6 +5,7 @@
  * Pure functions only: no I/O, no state.
  */
 import { WIRE_LIMITS } from '../abi/limits.js';
+import { KNOWN_FLAGS, NAK_NAMES, NakCode, OPCODE_NAMES, Opcode, opcodeCode, type NakCodeName, type OpcodeName } from './opcodes.js';
 
 export const FRAME_HEADER_BYTES: number = WIRE_LIMITS.frameHeaderBytes;
 export const HELLO_BYTES: number = WIRE_LIMITS.helloBytes;
@@ -14,31 +15,7 @@ export const MAX_PSN = 0xffffff;
 /** TERMINATE carries a short UTF-8 reason, nothing else. */
 export const MAX_TERMINATE_TEXT: number = WIRE_LIMITS.maxTerminateText;
 
-export const Opcode = {
-  SEND: 0x01,
-  SEND_WITH_IMM: 0x02,
-  RDMA_WRITE: 0x03,
-  RDMA_WRITE_WITH_IMM: 0x04,
-  RDMA_READ_REQUEST: 0x05,
-  RDMA_READ_RESPONSE: 0x06,
-  ATOMIC_CMP_AND_SWP: 0x07,
-  ATOMIC_FETCH_AND_ADD: 0x08,
-  ATOMIC_RESPONSE: 0x09,
-  ACK: 0x10,
-  NAK: 0x11,
-  TERMINATE: 0x1f,
-} as const;
-export type OpcodeName = keyof typeof Opcode;
-/** Opcode names by wire code, an array (a Map lookup per frame measured ~1 % of the receive path). */
-const OPCODE_NAMES: (OpcodeName | undefined)[] = Array.from({ length: 256 }, () => undefined);
-for (const [name, code] of Object.entries(Opcode)) OPCODE_NAMES[code] = name as OpcodeName;
-
-export const FrameFlag = { SOLICITED: 1 << 0, FENCE: 1 << 1 } as const;
-const KNOWN_FLAGS = FrameFlag.SOLICITED | FrameFlag.FENCE;
-
-export const NakCode = { RNR: 1, PSN_SEQUENCE_ERROR: 2, INVALID_REQUEST: 3, REMOTE_ACCESS_ERROR: 4, REMOTE_OPERATIONAL_ERROR: 5 } as const;
-export type NakCodeName = keyof typeof NakCode;
-const NAK_NAMES = new Map<number, NakCodeName>(Object.entries(NakCode).map(([name, code]) => [code, name as NakCodeName]));
+export { FrameFlag, NakCode, Opcode, type NakCodeName, type OpcodeName } from './opcodes.js';
 
 /** A decoded header. Fields an opcode does not use are zero on the wire and absent here. */
 export type FrameHeader =
@@ -147,27 +124,6 @@ export function encodeHeaderIn(header: FrameHeader, v: DataView, base: number): 
 
 const HEADER_SCRATCH = new Uint8Array(FRAME_HEADER_BYTES);
 const SCRATCH_VIEW = new DataView(HEADER_SCRATCH.buffer);
-
-/**
- * Opcode[name] as a switch: the opcode varies per frame, so the keyed lookup went to V8's
- * megamorphic keyed-load stub (~1 % of the instructions per message, counted with callgrind).
- */
-function opcodeCode(name: OpcodeName): number {
-  switch (name) {
-    case 'SEND': return Opcode.SEND;
-    case 'ACK': return Opcode.ACK;
-    case 'SEND_WITH_IMM': return Opcode.SEND_WITH_IMM;
-    case 'RDMA_WRITE': return Opcode.RDMA_WRITE;
-    case 'RDMA_WRITE_WITH_IMM': return Opcode.RDMA_WRITE_WITH_IMM;
-    case 'RDMA_READ_REQUEST': return Opcode.RDMA_READ_REQUEST;
-    case 'RDMA_READ_RESPONSE': return Opcode.RDMA_READ_RESPONSE;
-    case 'ATOMIC_CMP_AND_SWP': return Opcode.ATOMIC_CMP_AND_SWP;
-    case 'ATOMIC_FETCH_AND_ADD': return Opcode.ATOMIC_FETCH_AND_ADD;
-    case 'ATOMIC_RESPONSE': return Opcode.ATOMIC_RESPONSE;
-    case 'NAK': return Opcode.NAK;
-    case 'TERMINATE': return Opcode.TERMINATE;
-  }
-}
 
 function writeHeader(header: FrameHeader, v: DataView, base: number): void {
   requireU32('flags', header.flags, KNOWN_FLAGS);
