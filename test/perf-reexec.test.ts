@@ -2,8 +2,8 @@
  * `tcpverbs perf` re-executes itself under node --single-threaded (src/cli/single-threaded.ts):
  * the waiting parent and the measured child must live and die together, as one command does.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
@@ -23,9 +23,24 @@ async function server(nodeFlags: string[] = []): Promise<{ parent: ChildProcess;
     });
     setTimeout(() => fail(new Error(`no "listening" line within 20 s: ${stderr.join(' | ')}`)), 20_000).unref();
   });
-  const children = execFileSync('pgrep', ['-P', String(parent.pid)]).toString().trim().split('\n').map(Number);
+  const children = childrenOf(parent.pid!);
   expect(children).toHaveLength(1);
   return { parent, childPid: children[0]!, stderr, exited };
+}
+
+/** Pids whose parent is `pid`, from /proc (no procps needed): stat's 4th field, after the command in parentheses. */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return children;
 }
 
 const alive = (pid: number) => {
