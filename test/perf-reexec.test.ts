@@ -12,8 +12,12 @@ import { childExecArgv } from '../src/cli/single-threaded.js';
 const BIN = resolve(import.meta.dirname, '../bin/tcpverbs.mjs');
 
 /** A perf server (waits for a client forever), its stderr lines, and its measured child's pid once it listens. */
-async function server(nodeFlags: string[] = []): Promise<{ parent: ChildProcess; childPid: number; stderr: string[]; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
-  const parent = spawn(process.execPath, [...nodeFlags, BIN, 'perf', 'send_bw', '-p', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+async function server(nodeFlags: string[] = [], noCoreDump = false): Promise<{ parent: ChildProcess; childPid: number; stderr: string[]; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }> {
+  const argv = [...nodeFlags, BIN, 'perf', 'send_bw', '-p', '0'];
+  // A crash test must not leave a core file behind where cores are enabled: the limit is inherited.
+  const parent = noCoreDump
+    ? spawn('sh', ['-c', 'ulimit -c 0 && exec "$0" "$@"', process.execPath, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((ok) => parent.once('close', (code, signal) => ok({ code, signal })));
   const stderr: string[] = [];
   await new Promise<void>((ok, fail) => {
@@ -80,7 +84,7 @@ describe('tcpverbs perf re-executed under node --single-threaded', () => {
   });
 
   it('a crashed child (SIGABRT) is reported with the shell\'s code for it (134), not re-raised: the parent dumps no core of its own', async () => {
-    const { childPid, stderr, exited } = await server();
+    const { childPid, stderr, exited } = await server([], true);
     process.kill(childPid, 'SIGABRT');
     expect(await exited).toEqual({ code: 134, signal: null });
     expect(stderr.join('\n')).toContain('the measured process died of SIGABRT');
