@@ -69,16 +69,16 @@ export function reexecSingleThreaded(): Promise<number> {
     });
     child.once('exit', (code, signal) => {
       if (signal === null) return done(code ?? 1);
-      for (const s of signals) process.off(s, forward);
       if (CRASH_SIGNALS.has(signal)) {
         // A crash is the child's: re-raised here it would dump this process's core over its own.
         process.stderr.write(`tcpverbs perf: the measured process died of ${signal}\n`);
         return done(128 + constants.signals[signal]);
       }
-      // As a shell sees it: this process ends by the signal that ended the measured one.
+      // As a shell sees it: this process ends by the signal that ended the measured one (done
+      // first: it stops forwarding, so the signal takes its default action here). Should it not
+      // end this process after all, the code is the shell's for it.
+      done(128 + constants.signals[signal]);
       process.kill(process.pid, signal);
-      // Should the signal not end this process after all, the shell's code for it.
-      setTimeout(() => resolve(128 + constants.signals[signal]), 100);
     });
   });
 }

@@ -1,4 +1,5 @@
 import type { WorkCompletion } from '../abi/types.js';
+import { ringSlot } from './ring-slot.js';
 
 export type CqArming = 'disarmed' | 'any' | 'solicited';
 
@@ -41,9 +42,7 @@ export class CqRing {
       this.listener.onOverrun();
       return false;
     }
-    // Wrapped by a compare, not `%`: an integer division per completion.
-    const tail = this.head + this.count;
-    this.slots[tail < this.capacity ? tail : tail - this.capacity] = wc;
+    this.slots[ringSlot(this.head + this.count, this.capacity)] = wc;
     this.count++;
     // ibv_req_notify_cq(3): solicited-only arming also fires for completions in error.
     if (this.arming === 'any' || (this.arming === 'solicited' && (solicited || wc.status !== 'SUCCESS'))) {
@@ -58,7 +57,7 @@ export class CqRing {
     while (taken.length < max && this.count > 0) {
       const wc = this.slots[this.head];
       this.slots[this.head] = undefined;
-      this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
+      this.head = ringSlot(this.head + 1, this.capacity);
       this.count--;
       if (wc === undefined) throw new Error('CqRing invariant: a counted slot is empty');
       taken.push(wc);

@@ -1,4 +1,5 @@
 import type { RecvWqe } from './work-queues.js';
+import { ringSlot } from './ring-slot.js';
 
 /**
  * A QP's posted receives, oldest first, in a ring of cap.maxRecvWr slots: receives are consumed
@@ -29,9 +30,7 @@ export class RecvQueue {
 
   push(wqe: RecvWqe): void {
     if (this.count === this.capacity) throw new Error(`RecvQueue invariant: push into a full queue of ${this.capacity}`);
-    // Wrapped by a compare, not `%`: an integer division per receive.
-    const tail = this.head + this.count;
-    this.slots[tail < this.capacity ? tail : tail - this.capacity] = wqe;
+    this.slots[ringSlot(this.head + this.count, this.capacity)] = wqe;
     this.count++;
   }
 
@@ -39,7 +38,7 @@ export class RecvQueue {
     if (this.count === 0) return undefined;
     const wqe = this.slots[this.head];
     this.slots[this.head] = undefined;
-    this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
+    this.head = ringSlot(this.head + 1, this.capacity);
     this.count--;
     return wqe;
   }

@@ -3,6 +3,7 @@ import type { WcStatus } from '../abi/types.js';
 import { psnDistance } from '../wire/frame.js';
 import { release } from './memory.js';
 import { isReadOrAtomic, type SendWqe } from './work-queues.js';
+import { ringSlot } from './ring-slot.js';
 
 /**
  * A QP's send queue: the WQEs in posting order, from post until their completion is built, and
@@ -20,11 +21,15 @@ import { isReadOrAtomic, type SendWqe } from './work-queues.js';
  * takes done WQEs from the head. Each method checks the part of the invariant it could break, and
  * throws for a bug of ours (never for a peer's input: the requester refuses that before).
  */
-/** `wqe` is in flight with a PSN at or before `psn`: a response through `psn` covers it. */
-const covered = (wqe: SendWqe, psn: number) => wqe.phase === 'inFlight' && psnDistance(wqe.psn, psn) >= 0;
+/**
+ * `wqe` was sent after `psn`: a response through `psn` covers none of it or what follows it.
+ * Before the cursor PSNs rise from the head (sent in order, resent in order after a rewind), so
+ * both scans through a PSN stop at the first WQE after it; every in-flight one before is covered.
+ */
+const after = (wqe: SendWqe, psn: number) => psnDistance(wqe.psn, psn) < 0;
 
 export class SendQueue {
-  /** A ring of `capacity` slots: WQE i (0 = the head) is at slots[(head + i) % capacity]. */
+  /** A ring of `capacity` slots: WQE i (0 = the head) is at slots[ringSlot(head + i, capacity)]. */
   private readonly slots: (SendWqe | undefined)[];
   private head = 0;
   private count = 0;
@@ -52,17 +57,13 @@ export class SendQueue {
   }
 
   private at(index: number): SendWqe | undefined {
-    if (index >= this.count) return undefined;
-    // Wrapped by a compare, not `%`: the ACK scans call this for every WQE in flight.
-    const slot = this.head + index;
-    return this.slots[slot < this.capacity ? slot : slot - this.capacity];
+    return index < this.count ? this.slots[ringSlot(this.head + index, this.capacity)] : undefined;
   }
 
   push(wqe: SendWqe): void {
     if (this.isFull) this.broken(`push beyond the capacity of ${this.capacity}`);
     if (wqe.phase !== 'queued' || wqe.psn !== -1) this.broken(`WQE ${wqe.wrId} pushed as ${wqe.phase}`);
-    const tail = this.head + this.count;
-    this.slots[tail < this.capacity ? tail : tail - this.capacity] = wqe;
+    this.slots[ringSlot(this.head + this.count, this.capacity)] = wqe;
     this.count++;
   }
 
@@ -111,16 +112,12 @@ export class SendQueue {
     return undefined;
   }
 
-  /**
-   * The oldest in-flight READ or atomic at or before `psn` (a response through `psn` must not
-   * skip it). Before the cursor PSNs rise from the head (sent in order, resent in order after a
-   * rewind), so the scan, like finishThrough's, stops at the first WQE after `psn`.
-   */
+  /** The oldest in-flight READ or atomic at or before `psn` (a response through `psn` must not skip it). */
   readOrAtomicThrough(psn: number): SendWqe | undefined {
     for (let i = 0; i < this.cursor; i++) {
       const wqe = this.at(i)!;
-      if (psnDistance(wqe.psn, psn) < 0) break;
-      if (isReadOrAtomic(wqe.opcode) && covered(wqe, psn)) return wqe;
+      if (after(wqe, psn)) break;
+      if (wqe.phase === 'inFlight' && isReadOrAtomic(wqe.opcode)) return wqe;
     }
     return undefined;
   }
@@ -129,8 +126,8 @@ export class SendQueue {
   finishThrough(psn: number): void {
     for (let i = 0; i < this.cursor; i++) {
       const wqe = this.at(i)!;
-      if (psnDistance(wqe.psn, psn) < 0) break;
-      if (covered(wqe, psn)) this.finish(wqe, 'SUCCESS');
+      if (after(wqe, psn)) break;
+      if (wqe.phase === 'inFlight') this.finish(wqe, 'SUCCESS');
     }
   }
 
@@ -160,7 +157,7 @@ export class SendQueue {
     const head = this.at(0);
     if (head === undefined || head.phase !== 'done') return undefined;
     this.slots[this.head] = undefined;
-    this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
+    this.head = ringSlot(this.head + 1, this.capacity);
     this.count--;
     if (head === this.failed) {
       if (this.cursor !== 0) this.broken('the failed WQE reached the head with WQEs before it in flight');

@@ -65,7 +65,7 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
     // With -D the run ends at the deadline, on a signaled WR, so that every WR is accounted for.
     if (now >= deadline && total === timed) total = Math.min(timed, Math.ceil(Math.max(next, 1) / cqMod) * cqMod);
     // A list of the exact length, filled by index: no growth (push) and no truncation (length = 0) per post.
-    const batch = new Array<SendWr>(Math.max(0, Math.min(total - next, txDepth - (next - done))));
+    const batch = new Array<SendWr>(Math.min(total - next, txDepth - (next - done)));
     for (let i = 0; i < batch.length; i++, next++) {
       batch[i] = workRequest(next, (next + 1) % cqMod === 0 || next === total - 1);
       posted[next] = now;

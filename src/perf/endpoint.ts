@@ -86,68 +86,28 @@ export class PerfEndpoint {
   private recvWr: { wrId: bigint; sgList: { addr: number; length: number; lkey: number }[] } | null = null;
   private readonly recvLists: { wrId: bigint; sgList: { addr: number; length: number; lkey: number }[] }[][] = [];
 
-  /**
-   * Completions, waiting for at least one. Busy polling (perftest's default) yields to the event
-   * loop between empty polls so the stack's own I/O runs, for up to SPIN_MS; then, as Linux's
-   * busy_poll does, it sleeps on the CQ's event: two spinning processes on two cores would
-   * otherwise be preempted by everything else and stall for a scheduler slice. With -e the
-   * process sleeps at once.
-   */
+  /** Completions, waiting for at least one: those ready now, else the first batch `eachCompletions` finds. */
   async completions(max: number): Promise<WorkCompletion[]> {
     const ready = this.cq.poll(max);
     if (ready.length > 0) return this.failOnError(ready);
-    if (!this.options.useEvents) {
-      const spun = await this.spin(max);
-      if (spun !== null) return this.failOnError(spun);
-    }
-    for (;;) {
-      this.cq.reqNotify(false);
-      const again = this.cq.poll(max);
-      if (again.length > 0) return this.failOnError(again);
-      await this.channel.getEvent();
-      this.cq.ackEvents(1);
-    }
-  }
-
-  /**
-   * Polls once per turn of the event loop (after its I/O) until completions come or SPIN_MS
-   * passes (then null). One promise per wait, not per turn: an empty turn costs one Immediate,
-   * where awaiting a fresh promise per turn allocated ~300 bytes each, and the GC pauses those
-   * made stalled the peer too.
-   */
-  private spin(max: number): Promise<WorkCompletion[] | null> {
-    this.spinMax = max;
-    this.spinUntil = performance.now() + SPIN_MS;
-    return new Promise((resolve, reject) => {
-      this.spinDone = resolve;
-      this.spinFailed = reject;
-      setImmediate(this.spinTurn);
+    let first: WorkCompletion[] = [];
+    await this.eachCompletions(max, (wcs) => {
+      first = wcs;
+      return false;
     });
+    return first;
   }
 
-  private spinMax = 0;
-  private spinUntil = 0;
-  private spinDone: (wcs: WorkCompletion[] | null) => void = () => {};
-  private spinFailed: (error: unknown) => void = () => {};
-  private readonly spinTurn = (): void => {
-    let wcs: WorkCompletion[];
-    try {
-      wcs = this.cq.poll(this.spinMax);
-    } catch (error) {
-      this.spinFailed(error);
-      return;
-    }
-    if (wcs.length > 0) this.spinDone(wcs);
-    else if (performance.now() < this.spinUntil) setImmediate(this.spinTurn);
-    else this.spinDone(null);
-  };
-
   /**
-   * The bandwidth loops' wait: `onBatch` gets every non-empty poll, in the turn of the event loop
-   * that found it, until it returns false. Busy polling spins a turn at a time for up to SPIN_MS
-   * without completions, then sleeps on the CQ's event, as `completions` does; with -e it sleeps
-   * at once. No promise or async resumption per batch: on the client that hop sat between the
-   * ACK that frees the window and the post that refills it (~3 % of its time per cycle).
+   * Waits for completions: `onBatch` gets every non-empty poll, in the turn of the event loop
+   * that found it, until it returns false. Busy polling (perftest's default) yields to the event
+   * loop between empty polls so the stack's own I/O runs, for up to SPIN_MS; then, as Linux's
+   * busy_poll does, it sleeps on the CQ's event: two spinning processes on two cores would
+   * otherwise be preempted by everything else and stall for a scheduler slice. With -e the
+   * process sleeps at once. One promise per wait, not per turn or per batch: an empty turn costs
+   * one Immediate (a fresh promise per turn allocated ~300 bytes, and the GC pauses those made
+   * stalled the peer), and the bandwidth loops refill the window in the turn whose completions
+   * freed it (an async resumption per batch sat between them, ~3 % of the client per cycle).
    */
   eachCompletions(max: number, onBatch: (wcs: WorkCompletion[]) => boolean): Promise<void> {
     return new Promise((resolve, reject) => {

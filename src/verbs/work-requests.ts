@@ -45,6 +45,18 @@ const at = (index: number) => `wr[${index}]`;
  */
 const lastOneSge = { addr: -1, length: -1, lkey: -1, list: NO_SGES };
 
+/** The checked one-SGE list with these values: the last one made, if its values are the same. */
+function oneSgeList(addr: number, length: number, lkey: number): readonly Sge[] {
+  const last = lastOneSge;
+  if (addr !== last.addr || length !== last.length || lkey !== last.lkey) {
+    last.addr = addr;
+    last.length = length;
+    last.lkey = lkey;
+    last.list = [{ addr, length, lkey }];
+  }
+  return last.list;
+}
+
 /** The SGEs copied (the caller may reuse its WR once post returns), into an array of their exact number. */
 function checkSgList(sgList: unknown, maxSge: number, index: number): readonly Sge[] {
   if (sgList === undefined || sgList === null) return NO_SGES;
@@ -52,35 +64,20 @@ function checkSgList(sgList: unknown, maxSge: number, index: number): readonly S
   const count = sgList.length;
   if (count > maxSge) throw einval(`${at(index)}.sgList has ${count} entries; the QP allows ${maxSge}`, index);
   if (count === 0) return NO_SGES;
-  if (count === 1 && 0 in sgList) {
-    const sge = sgList[0] as Sge;
-    if (typeof sge !== 'object' || sge === null) throw einval(`${at(index)}.sgList[0] must be { addr, length, lkey }`, index);
-    const { addr: rawAddr, length: rawLength, lkey: rawLkey } = sge;
-    const addr = isIntIn(rawAddr, 0, MAX_ADDR) ? rawAddr : requireInt(`${at(index)}.sgList[0].addr`, rawAddr, 0, MAX_ADDR, index);
-    const length = isIntIn(rawLength, 0, U32) ? rawLength : requireInt(`${at(index)}.sgList[0].length`, rawLength, 0, U32, index);
-    const lkey = isIntIn(rawLkey, 0, U32) ? rawLkey : requireInt(`${at(index)}.sgList[0].lkey`, rawLkey, 0, U32, index);
-    const last = lastOneSge;
-    if (addr !== last.addr || length !== last.length || lkey !== last.lkey) {
-      last.addr = addr;
-      last.length = length;
-      last.lkey = lkey;
-      last.list = [{ addr, length, lkey }];
-    }
-    return last.list;
-  }
-  const checked = new Array<Sge>(count);
+  // One SGE (the common post) shares the last such list made: no array or object is built for it.
+  const checked = count === 1 ? null : new Array<Sge>(count);
   for (let i = 0; i < count; i++) {
     if (!(i in sgList)) throw einval(`${at(index)}.sgList[${i}] is a hole in a sparse array; every entry must be { addr, length, lkey }`, index);
     const sge = sgList[i] as Sge;
     if (typeof sge !== 'object' || sge === null) throw einval(`${at(index)}.sgList[${i}] must be { addr, length, lkey }`, index);
-    const { addr, length, lkey } = sge;
-    checked[i] = {
-      addr: isIntIn(addr, 0, MAX_ADDR) ? addr : requireInt(`${at(index)}.sgList[${i}].addr`, addr, 0, MAX_ADDR, index),
-      length: isIntIn(length, 0, U32) ? length : requireInt(`${at(index)}.sgList[${i}].length`, length, 0, U32, index),
-      lkey: isIntIn(lkey, 0, U32) ? lkey : requireInt(`${at(index)}.sgList[${i}].lkey`, lkey, 0, U32, index),
-    };
+    const { addr: rawAddr, length: rawLength, lkey: rawLkey } = sge;
+    const addr = isIntIn(rawAddr, 0, MAX_ADDR) ? rawAddr : requireInt(`${at(index)}.sgList[${i}].addr`, rawAddr, 0, MAX_ADDR, index);
+    const length = isIntIn(rawLength, 0, U32) ? rawLength : requireInt(`${at(index)}.sgList[${i}].length`, rawLength, 0, U32, index);
+    const lkey = isIntIn(rawLkey, 0, U32) ? rawLkey : requireInt(`${at(index)}.sgList[${i}].lkey`, rawLkey, 0, U32, index);
+    if (checked === null) return oneSgeList(addr, length, lkey);
+    checked[i] = { addr, length, lkey };
   }
-  return checked;
+  return checked!;
 }
 
 function remoteOf(where: string, value: { remoteAddr: unknown; rkey: unknown }, index: number) {
