@@ -143,13 +143,13 @@ function rawRecv(): void {
 /**
  * The raw ceiling under RC's flow control: the raw path's corked writes and `onread`, but the
  * sender keeps at most `window` messages unacknowledged and the receiver acknowledges every
- * `ackEvery` of them (tcpverbs' ACK coalescing) with a 48-byte frame holding the count, as
+ * `ackEvery` of them (tcpverbs' ACK coalescing) with a 12-byte frame (tcpverbs' ACK header) holding the count, as
  * tcpverbs' window and ACKs make it wait. What any RC stack on Node could reach with this window
  * and ACK policy: the distance from it to tcpverbs is the stack's own cost. Both sides busy-poll
  * (an Immediate per turn keeps the event loop from sleeping in epoll), as tcpverbs perf does:
  * sleeping, each side paid a wake-up per window and this path ran at ~620 k msg/s at 64 B.
  */
-const ACK_BYTES = 48;
+const ACK_BYTES = 12;
 
 /**
  * Both sides spin until they finish (finish() exits): a peer that goes away first would leave

@@ -34,8 +34,11 @@ export const DEVICE_LIMITS = {
 
 /** The wire's fixed sizes (docs/wire.md). */
 export const WIRE_LIMITS = {
-  /** Every frame header has this size: one read for a header, one buffer per QP. */
-  frameHeaderBytes: 48,
+  /**
+   * The longest frame header (an atomic request's). Each opcode's own length is in
+   * wire/opcodes.ts (version 2: 12 bytes for a SEND); buffers for any header are this size.
+   */
+  maxFrameHeaderBytes: 48,
   /** The handshake frame sent once at RTR. */
   helloBytes: 32,
   /** Longest TERMINATE reason: enough for a sentence, small enough to copy. */
@@ -152,12 +155,12 @@ assertLimit(DEVICE_LIMITS.maxSge + 1 <= NIC_LIMITS.maxBatchChunks, 'one WR (head
 assertLimit(DEVICE_LIMITS.maxInlineData <= DEVICE_LIMITS.maxMsgSize, 'inline data is a message');
 assertLimit(DEVICE_LIMITS.maxQpRdAtom <= 0xff && DEVICE_LIMITS.maxQpInitRdAtom <= 0xff, 'READ/atomic credits fit the one byte the HELLO gives them');
 assertLimit(NIC_LIMITS.streamHoldingBytes % 2 === 0, 'STREAM reading pauses at exactly half the holding area');
-assertLimit(NIC_LIMITS.discardAreaBytes >= WIRE_LIMITS.frameHeaderBytes, 'a discard read can take at least a header');
-assertLimit(NIC_LIMITS.rxStagingBytes >= 2 * WIRE_LIMITS.frameHeaderBytes, 'the staging ring holds a partial header and a whole one');
+assertLimit(NIC_LIMITS.discardAreaBytes >= WIRE_LIMITS.maxFrameHeaderBytes, 'a discard read can take at least a header');
+assertLimit(NIC_LIMITS.rxStagingBytes >= 2 * WIRE_LIMITS.maxFrameHeaderBytes, 'the staging ring holds a partial header and a whole one');
 assertLimit(NIC_LIMITS.rxCopybreakBytes <= NIC_LIMITS.rxStagingBytes, 'a payload below the copybreak fits the staging ring');
 assertLimit((NIC_LIMITS.rxRingSliceSlots & (NIC_LIMITS.rxRingSliceSlots - 1)) === 0, 'ring slice slots are a power of two (the slot is the offset\'s low bits)');
-assertLimit(NIC_LIMITS.txCopybreakBytes + WIRE_LIMITS.frameHeaderBytes <= NIC_LIMITS.txStagingBytes, 'a small frame fits one transmit staging block');
+assertLimit(NIC_LIMITS.txCopybreakBytes + WIRE_LIMITS.maxFrameHeaderBytes <= NIC_LIMITS.txStagingBytes, 'a small frame fits one transmit staging block');
 assertLimit(WIRE_LIMITS.helloBytes <= NIC_LIMITS.txStagingBytes, 'the HELLO fits one transmit staging block');
 assertLimit(ADDRESS_LIMITS.limit > ADDRESS_LIMITS.base, 'the address space is not empty');
 assertLimit(Math.ceil(ADAPTER_LIMITS.maxTransferBytes / 3) * 4 + 4096 <= ADAPTER_LIMITS.maxLineBytes, 'a full readMr/writeMr, base64-encoded, fits one protocol line');
-assertLimit(WIRE_LIMITS.maxTerminateText < WIRE_LIMITS.frameHeaderBytes * 16, 'a TERMINATE stays a small control frame');
+assertLimit(WIRE_LIMITS.maxTerminateText < WIRE_LIMITS.maxFrameHeaderBytes * 16, 'a TERMINATE stays a small control frame');

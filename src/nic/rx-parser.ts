@@ -1,4 +1,4 @@
-import { FRAME_HEADER_BYTES, HELLO_BYTES, decodeHello, parseHeaderIn, type FrameHeader, type Hello, type ScratchHeader } from '../wire/frame.js';
+import { HELLO_BYTES, MIN_FRAME_HEADER_BYTES, decodeHello, headerBytesForCode, parseHeaderIn, type FrameHeader, type Hello, type ScratchHeader } from '../wire/frame.js';
 import type { TransportCloseReason, TransportSink } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { DISCARD_AREA } from './discard-area.js';
@@ -71,6 +71,12 @@ export class RxParser implements TransportSink {
   private ringEnd = 0;
   /** The next read takes one header only: the last frame was large (or none came yet). */
   private headerOnly = true;
+  /**
+   * How much a header-only read takes before the next header's first byte is known: the length
+   * of the last large frame's header, as a stream of large frames repeats its opcode. A shorter
+   * header than that brings the first bytes of its payload along, copied out of the ring.
+   */
+  private expectedHeaderBytes = MIN_FRAME_HEADER_BYTES;
   /** The payload being read is small: its bytes, and whatever follows them, go through the ring. */
   private stagePayload = false;
   private filled = 0;
@@ -101,8 +107,9 @@ export class RxParser implements TransportSink {
         this.target = this.hello.subarray(this.filled);
         break;
       case 'header':
-        // Only a partial header (< 48 bytes) is ever left over, at the ring's start.
-        this.target = this.headerOnly ? this.ring.subarray(this.ringEnd, FRAME_HEADER_BYTES) : this.ring.subarray(this.ringEnd);
+        // Only a partial header is ever left over, at the ring's start: its first byte says how long it is.
+        if (!this.headerOnly) this.target = this.ring.subarray(this.ringEnd);
+        else this.target = this.ring.subarray(this.ringEnd, this.ringEnd === 0 ? this.expectedHeaderBytes : headerBytesForCode(this.ring[0]!));
         break;
       case 'payload':
         // The ring is empty here: a small payload after a header read alone comes with what follows.
@@ -169,10 +176,13 @@ export class RxParser implements TransportSink {
 
   /** Takes every complete frame out of the ring; leaves at most a partial header, moved to its start. */
   private parseRing(): void {
-    while (this.mode === 'header' && this.ringEnd - this.ringStart >= FRAME_HEADER_BYTES) {
+    while (this.mode === 'header' && this.ringEnd > this.ringStart) {
       const at = this.ringStart;
-      this.ringStart += FRAME_HEADER_BYTES;
-      this.onHeader(at);
+      // 0 for a byte that is no opcode: onHeader refuses it having read that byte alone.
+      const headerBytes = headerBytesForCode(this.ring[at]!);
+      if (this.ringEnd - at < headerBytes) break;
+      this.ringStart += headerBytes;
+      this.onHeader(at, headerBytes);
       if ((this.mode as Mode) !== 'payload') continue;
       // The payload's first bytes may already be here: copy what the ring holds, read the rest.
       const staged = Math.min(this.ringEnd - this.ringStart, this.payloadLeft());
@@ -184,7 +194,7 @@ export class RxParser implements TransportSink {
       this.ringStart = this.ringEnd = 0;
       return;
     }
-    if (left > 0 && (this.mode !== 'header' || left >= FRAME_HEADER_BYTES)) throw new Error(`RxParser invariant: ${left} unparsed bytes left in mode ${this.mode}`);
+    if (left > 0 && (this.mode !== 'header' || left >= headerBytesForCode(this.ring[this.ringStart]!))) throw new Error(`RxParser invariant: ${left} unparsed bytes left in mode ${this.mode}`);
     if (left > 0 && this.ringStart > 0) this.ring.copyWithin(0, this.ringStart, this.ringEnd);
     this.ringStart = 0;
     this.ringEnd = left;
@@ -241,12 +251,13 @@ export class RxParser implements TransportSink {
     this.handler.onMalformed(reason);
   }
 
-  private onHeader(at: number): void {
+  private onHeader(at: number, headerBytes: number): void {
     const header = parseHeaderIn(this.ringView, at, this.maxPayload, this.scratchHeader);
     if (typeof header === 'string') return this.malformed(header);
     this.counters.framesReceived++;
     const length = header.payloadLength;
     this.headerOnly = length >= COPYBREAK;
+    if (this.headerOnly) this.expectedHeaderBytes = headerBytes;
     this.stagePayload = !this.headerOnly;
     const placement = this.handler.onHeader(header);
     if (this.mode === 'dead') return;

@@ -1,4 +1,4 @@
-import { FRAME_HEADER_BYTES, encodeHeaderIn, type FrameHeader } from '../wire/frame.js';
+import { encodeHeaderIn, headerBytesOf, type FrameHeader } from '../wire/frame.js';
 import type { Scheduler, Transport } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { TxStaging } from './tx-staging.js';
@@ -52,7 +52,8 @@ export class TxBatch {
     for (let i = 0; i < payload.length; i++) length += payload[i]!.byteLength;
     if (length !== header.payloadLength) throw new Error(`TxBatch invariant: ${header.opcode} payload ${length} != header ${header.payloadLength}`);
     const packed = !owned && length < TX_COPYBREAK;
-    const room = FRAME_HEADER_BYTES + (packed ? length : 0);
+    const headerBytes = headerBytesOf(header.opcode);
+    const room = headerBytes + (packed ? length : 0);
     const at = this.staging.reserve(room, this.takeChunk);
     const block = this.staging.block;
     try {
@@ -63,7 +64,7 @@ export class TxBatch {
       throw error;
     }
     if (packed) {
-      let offset = at + FRAME_HEADER_BYTES;
+      let offset = at + headerBytes;
       for (let i = 0; i < payload.length; i++) {
         block.set(payload[i]!, offset);
         offset += payload[i]!.byteLength;

@@ -1,23 +1,39 @@
 /**
- * The RC frame protocol over a TCP byte stream (docs/wire.md). Every frame is a fixed 48-byte
- * header, optionally followed by `payloadLength` bytes. A fixed header lets the receiver read
- * exactly one header per read() and then point the next read at the payload's final place.
- * Pure functions only: no I/O, no state.
+ * The RC frame protocol over a TCP byte stream (docs/wire.md). Every frame is a header, whose
+ * length its first byte (the opcode) sets, optionally followed by `payloadLength` bytes. The
+ * headers are the first 12 to 48 bytes of one layout (opcodes.ts HEADER_BYTES): a SEND needs 12.
+ * Knowing the length from the first byte lets the receiver read exactly one header and then
+ * point the next read at the payload's final place. Pure functions only: no I/O, no state.
  */
 import { WIRE_LIMITS } from '../abi/limits.js';
-import { KNOWN_FLAGS, NAK_NAMES, NakCode, OPCODE_NAMES, Opcode, opcodeCode, type NakCodeName, type OpcodeName } from './opcodes.js';
+import { HEADER_BYTES, HEADER_BYTES_BY_CODE, KNOWN_FLAGS, NAK_NAMES, NakCode, OPCODE_NAMES, Opcode, opcodeCode, type NakCodeName, type OpcodeName } from './opcodes.js';
 
-export const FRAME_HEADER_BYTES: number = WIRE_LIMITS.frameHeaderBytes;
+/** The longest header (an atomic request's): a buffer this long holds any header. */
+export const MAX_FRAME_HEADER_BYTES: number = WIRE_LIMITS.maxFrameHeaderBytes;
+/** The shortest header (SEND, ACK, READ response). */
+export const MIN_FRAME_HEADER_BYTES: number = Math.min(...Object.values(HEADER_BYTES));
+if (Math.max(...Object.values(HEADER_BYTES)) !== MAX_FRAME_HEADER_BYTES) throw new Error('frame invariant: WIRE_LIMITS.maxFrameHeaderBytes is not the longest header');
 export const HELLO_BYTES: number = WIRE_LIMITS.helloBytes;
-export const WIRE_VERSION = 1;
+/** 2: headers as long as their opcode needs (version 1 gave every frame 48 bytes). */
+export const WIRE_VERSION = 2;
 export const HELLO_MAGIC = 0x54435056; // "TCPV"
 export const MAX_PSN = 0xffffff;
 /** TERMINATE carries a short UTF-8 reason, nothing else. */
 export const MAX_TERMINATE_TEXT: number = WIRE_LIMITS.maxTerminateText;
 
-export { FrameFlag, NakCode, Opcode, type NakCodeName, type OpcodeName } from './opcodes.js';
+export { FrameFlag, HEADER_BYTES, NakCode, Opcode, type NakCodeName, type OpcodeName } from './opcodes.js';
 
-/** A decoded header. Fields an opcode does not use are zero on the wire and absent here. */
+/** The header length of a frame whose first byte is `code`; 0 when `code` is no opcode. */
+export function headerBytesForCode(code: number): number {
+  return HEADER_BYTES_BY_CODE[code & 0xff]!;
+}
+
+/** The header length of `opcode`'s frames (through its code: no keyed lookup by a varying name). */
+export function headerBytesOf(opcode: OpcodeName): number {
+  return HEADER_BYTES_BY_CODE[opcodeCode(opcode) ?? 0]!;
+}
+
+/** A decoded header. Fields an opcode does not use are absent here (and zero, or cut off, on the wire). */
 export type FrameHeader =
   | { opcode: 'SEND' | 'SEND_WITH_IMM'; flags: number; psn: number; payloadLength: number; immData?: number }
   | { opcode: 'RDMA_WRITE' | 'RDMA_WRITE_WITH_IMM'; flags: number; psn: number; payloadLength: number; immData?: number; remoteAddr: number; rkey: number }
@@ -88,41 +104,53 @@ function requireU64(name: string, value: bigint): void {
   if (value < 0n || value > 0xffffffffffffffffn) throw new WireEncodeError(`${name} must fit in 64 bits, got ${value}`);
 }
 
+function requireHeaderBytes(opcode: OpcodeName): number {
+  const bytes = headerBytesOf(opcode);
+  if (bytes === 0) throw new WireEncodeError(`unknown opcode ${JSON.stringify(opcode)}`);
+  return bytes;
+}
+
 /**
- * Writes `header` into the first 48 bytes of `out`; every unused byte is zeroed. Everything is
- * validated first: on a WireEncodeError `out` is untouched, and whatever this accepts the
- * decoder accepts too.
+ * Writes `header` into the first bytes of `out` and returns how many: its opcode's header length
+ * (HEADER_BYTES), every unused byte zeroed. Everything is validated first: on a WireEncodeError
+ * `out` is untouched, and whatever this accepts for a header of its type the decoder accepts too.
  */
-export function encodeHeader(header: FrameHeader, out: Uint8Array): void {
-  if (out.byteLength < FRAME_HEADER_BYTES) throw new WireEncodeError(`header buffer holds ${out.byteLength} bytes, needs ${FRAME_HEADER_BYTES}`);
+export function encodeHeader(header: FrameHeader, out: Uint8Array): number {
+  const bytes = requireHeaderBytes(header.opcode);
+  if (out.byteLength < bytes) throw new WireEncodeError(`header buffer holds ${out.byteLength} bytes, a ${header.opcode} header needs ${bytes}`);
   // Encoded into a scratch header first so that `out` stays untouched when a field is refused.
   HEADER_SCRATCH.fill(0);
   writeHeader(header, SCRATCH_VIEW, 0);
-  out.set(HEADER_SCRATCH);
+  out.set(HEADER_SCRATCH.subarray(0, bytes));
+  return bytes;
 }
 
 /**
  * encodeHeader for the transmit path: straight into `bytes` at `at`, with no scratch and no view
- * per frame. On a WireEncodeError those 48 bytes hold a partial header: only for room the
- * caller gives back (the staging block's reservation), never for bytes that are sent.
+ * per frame; returns the header's length. On a WireEncodeError those bytes hold a partial
+ * header: only for room the caller gives back (the staging block's reservation), never for
+ * bytes that are sent.
  */
-export function encodeHeaderAt(header: FrameHeader, bytes: Uint8Array, at: number): void {
-  if (at < 0 || at + FRAME_HEADER_BYTES > bytes.byteLength) throw new WireEncodeError(`no room for a header at ${at} of a ${bytes.byteLength}-byte buffer`);
-  encodeHeaderIn(header, encodeView(bytes.buffer), bytes.byteOffset + at);
+export function encodeHeaderAt(header: FrameHeader, bytes: Uint8Array, at: number): number {
+  const length = requireHeaderBytes(header.opcode);
+  if (at < 0 || at + length > bytes.byteLength) throw new WireEncodeError(`no room for a ${length}-byte ${header.opcode} header at ${at} of a ${bytes.byteLength}-byte buffer`);
+  return encodeHeaderIn(header, encodeView(bytes.buffer), bytes.byteOffset + at);
 }
 
 /**
  * encodeHeaderAt through a DataView the caller keeps (a staging block's), for room the caller
- * has reserved: 48 bytes at `base` (a DataView access past its end throws RangeError). The
- * header is zeroed word by word and written with no `fill`, `.buffer` or `.byteLength` (runtime
- * calls, measured ~4 % of the send path together).
+ * has reserved: headerBytesOf(opcode) bytes at `base` (a DataView access past its end throws
+ * RangeError); returns that length. The header is zeroed word by word and written with no
+ * `fill`, `.buffer` or `.byteLength` (runtime calls, measured ~4 % of the send path together).
  */
-export function encodeHeaderIn(header: FrameHeader, v: DataView, base: number): void {
-  for (let i = 0; i < FRAME_HEADER_BYTES; i += 4) v.setUint32(base + i, 0);
+export function encodeHeaderIn(header: FrameHeader, v: DataView, base: number): number {
+  const length = requireHeaderBytes(header.opcode);
+  for (let i = 0; i < length; i += 4) v.setUint32(base + i, 0);
   writeHeader(header, v, base);
+  return length;
 }
 
-const HEADER_SCRATCH = new Uint8Array(FRAME_HEADER_BYTES);
+const HEADER_SCRATCH = new Uint8Array(MAX_FRAME_HEADER_BYTES);
 const SCRATCH_VIEW = new DataView(HEADER_SCRATCH.buffer);
 
 function writeHeader(header: FrameHeader, v: DataView, base: number): void {
@@ -191,7 +219,7 @@ function writeHeader(header: FrameHeader, v: DataView, base: number): void {
 }
 
 /** Bytes [from, to) of the header at `base` are all zero. */
-function zeroFrom(v: DataView, base: number, from: number, to = FRAME_HEADER_BYTES): boolean {
+function zeroFrom(v: DataView, base: number, from: number, to: number): boolean {
   let i = base + from;
   const end = base + to;
   for (; i + 4 <= end; i += 4) if (v.getUint32(i) !== 0) return false;
@@ -204,15 +232,20 @@ function readAddr(v: DataView, base: number): number | null {
   return addr > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(addr);
 }
 
+/** Bytes 12..15: only headers of 16 bytes or more have them. */
+const auxOf = (v: DataView, base: number) => v.getUint32(base + OFFSET.aux);
+
 const fail = (reason: string): Decoded<never> => ({ ok: false, reason });
 
 /**
  * Decodes and validates a header from the peer. Every field is checked against its opcode's shape
- * (unused bytes must be zero, so a desynchronized stream is caught at the first frame) and the
+ * (the unused bytes inside its length must be zero, so a desynchronized stream is soon caught) and the
  * payload length against `limits` before the caller places a single payload byte.
  */
 export function decodeHeader(bytes: Uint8Array, limits: DecodeLimits): Decoded<FrameHeader> {
-  if (bytes.byteLength < FRAME_HEADER_BYTES) return fail(`header has ${bytes.byteLength} bytes, needs ${FRAME_HEADER_BYTES}`);
+  if (bytes.byteLength < MIN_FRAME_HEADER_BYTES) return fail(`header has ${bytes.byteLength} bytes, needs at least ${MIN_FRAME_HEADER_BYTES}`);
+  const needed = headerBytesForCode(bytes[0]!);
+  if (bytes.byteLength < needed) return fail(`${OPCODE_NAMES[bytes[0]!]} header has ${bytes.byteLength} bytes, needs ${needed}`);
   const header = parseHeaderAt(bytes, 0, limits.maxPayload);
   return typeof header === 'string' ? fail(header) : { ok: true, value: header };
 }
@@ -234,8 +267,9 @@ function reuse(scratch: ScratchHeader | undefined, opcode: 'SEND' | 'ACK', flags
 }
 
 /**
- * decodeHeader for the receive path: the header at `at` in `bytes` (which holds at least
- * FRAME_HEADER_BYTES from there), the header itself or why it is refused.
+ * decodeHeader for the receive path: the header at `at` in `bytes` (which holds at least the
+ * header's length, headerBytesForCode of its first byte, from there), the header itself or why
+ * it is refused. Reads nothing past that length.
  */
 export function parseHeaderAt(bytes: Uint8Array, at: number, maxPayload: number, scratch?: ScratchHeader): FrameHeader | string {
   return parseHeaderIn(decodeView(bytes.buffer), bytes.byteOffset + at, maxPayload, scratch);
@@ -255,12 +289,9 @@ export function parseHeaderIn(v: DataView, base: number, maxPayload: number, scr
   const psn = v.getUint32(base + OFFSET.psn);
   if (psn > MAX_PSN) return `${opcode}: PSN ${psn} exceeds 24 bits`;
   const payloadLength = v.getUint32(base + OFFSET.payloadLength);
-  const aux = v.getUint32(base + OFFSET.aux);
   if (opcode === 'SEND') {
     // The frame of a stream of small messages, checked first and without the general chain.
     if (payloadLength > maxPayload) return `SEND: payload of ${payloadLength} bytes exceeds the limit of ${maxPayload}`;
-    if (aux !== 0) return 'SEND: immediate field must be 0';
-    if (!zeroFrom(v, base, OFFSET.remoteAddr)) return 'SEND: bytes 16..47 must be 0';
     return reuse(scratch, opcode, flags, psn, payloadLength);
   }
   const tooLong = payloadLength > maxPayload ? `${opcode}: payload of ${payloadLength} bytes exceeds the limit of ${maxPayload}` : null;
@@ -268,59 +299,57 @@ export function parseHeaderIn(v: DataView, base: number, maxPayload: number, scr
   const carries = payloadLength !== 0 ? `${opcode}: carries no payload, header says ${payloadLength} bytes` : null;
   switch (opcode) {
     case 'SEND_WITH_IMM':
-      return tooLong ?? (zeroFrom(v, base, OFFSET.remoteAddr) ? null : `${opcode}: bytes 16..47 must be 0`) ?? { opcode, flags, psn, payloadLength, immData: aux };
+      return tooLong ?? { opcode, flags, psn, payloadLength, immData: auxOf(v, base) };
     case 'RDMA_WRITE':
     case 'RDMA_WRITE_WITH_IMM': {
       const remoteAddr = readAddr(v, base);
       const length = v.getUint32(base + OFFSET.length);
       const rkey = v.getUint32(base + OFFSET.rkey);
       return tooLong
-        ?? (opcode === 'RDMA_WRITE' && aux !== 0 ? 'RDMA_WRITE: immediate field must be 0' : null)
+        ?? (opcode === 'RDMA_WRITE' && auxOf(v, base) !== 0 ? 'RDMA_WRITE: immediate field must be 0' : null)
         ?? (remoteAddr === null ? `${opcode}: remote address beyond 2^53` : null)
         ?? (length !== payloadLength ? `${opcode}: length field ${length} differs from payload length ${payloadLength}` : null)
-        ?? (zeroFrom(v, base, OFFSET.compareAdd) ? null : `${opcode}: bytes 32..47 must be 0`)
-        ?? (opcode === 'RDMA_WRITE' ? { opcode, flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey } : { opcode, flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey, immData: aux });
+        ?? (opcode === 'RDMA_WRITE' ? { opcode, flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey } : { opcode, flags, psn, payloadLength, remoteAddr: remoteAddr!, rkey, immData: auxOf(v, base) });
     }
     case 'RDMA_READ_REQUEST': {
       const remoteAddr = readAddr(v, base);
       const length = v.getUint32(base + OFFSET.length);
-      return carries ?? (aux !== 0 ? 'RDMA_READ_REQUEST: bytes 12..15 must be 0' : null)
+      return carries ?? (auxOf(v, base) !== 0 ? 'RDMA_READ_REQUEST: bytes 12..15 must be 0' : null)
         ?? (remoteAddr === null ? 'RDMA_READ_REQUEST: remote address beyond 2^53' : null)
         ?? (length > maxPayload ? `RDMA_READ_REQUEST: ${length} bytes exceed the limit of ${maxPayload}` : null)
-        ?? (zeroFrom(v, base, OFFSET.compareAdd) ? null : 'RDMA_READ_REQUEST: bytes 32..47 must be 0')
         ?? { opcode, flags, psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(base + OFFSET.rkey), length };
     }
     case 'RDMA_READ_RESPONSE':
-      return flagged ?? tooLong ?? (zeroFrom(v, base, OFFSET.aux) ? null : 'RDMA_READ_RESPONSE: bytes 12..47 must be 0') ?? { opcode, flags: 0, psn, payloadLength };
+      return flagged ?? tooLong ?? { opcode, flags: 0, psn, payloadLength };
     case 'ATOMIC_CMP_AND_SWP':
     case 'ATOMIC_FETCH_AND_ADD': {
       const remoteAddr = readAddr(v, base);
       const swap = v.getBigUint64(base + OFFSET.swap);
-      return carries ?? (aux !== 0 ? `${opcode}: bytes 12..15 must be 0` : null)
+      return carries ?? (auxOf(v, base) !== 0 ? `${opcode}: bytes 12..15 must be 0` : null)
         ?? (remoteAddr === null ? `${opcode}: remote address beyond 2^53` : null)
         ?? (v.getUint32(base + OFFSET.length) !== 8 ? `${opcode}: length must be 8` : null)
         ?? (opcode === 'ATOMIC_FETCH_AND_ADD' && swap !== 0n ? 'ATOMIC_FETCH_AND_ADD: swap field must be 0' : null)
         ?? { opcode, flags, psn, payloadLength: 0, remoteAddr: remoteAddr!, rkey: v.getUint32(base + OFFSET.rkey), compareAdd: v.getBigUint64(base + OFFSET.compareAdd), swap };
     }
     case 'ATOMIC_RESPONSE':
-      return flagged ?? carries ?? (zeroFrom(v, base, OFFSET.aux, OFFSET.compareAdd) && zeroFrom(v, base, OFFSET.swap) ? null : 'ATOMIC_RESPONSE: only the original value may be set')
+      return flagged ?? carries ?? (zeroFrom(v, base, OFFSET.aux, OFFSET.compareAdd) ? null : 'ATOMIC_RESPONSE: only the original value may be set')
         ?? { opcode, flags: 0, psn, payloadLength: 0, original: v.getBigUint64(base + OFFSET.compareAdd) };
     case 'ACK':
-      return flagged ?? carries ?? (zeroFrom(v, base, OFFSET.aux) ? null : 'ACK: bytes 12..47 must be 0') ?? reuse(scratch, opcode, 0, psn, 0);
+      return flagged ?? carries ?? reuse(scratch, opcode, 0, psn, 0);
     case 'NAK': {
-      const nak = NAK_NAMES.get(aux);
+      const nakCode = auxOf(v, base);
+      const nak = NAK_NAMES.get(nakCode);
       const rnrTimer = v.getUint8(base + OFFSET.remoteAddr);
-      return flagged ?? carries ?? (nak === undefined ? `NAK: unknown code ${aux}` : null)
+      return flagged ?? carries ?? (nak === undefined ? `NAK: unknown code ${nakCode}` : null)
         ?? (rnrTimer > 31 ? `NAK: RNR timer ${rnrTimer} exceeds 31` : null)
         ?? (nak !== 'RNR' && rnrTimer !== 0 ? 'NAK: only an RNR NAK carries a timer' : null)
-        ?? (zeroFrom(v, base, OFFSET.remoteAddr + 1) ? null : 'NAK: bytes 17..47 must be 0')
+        ?? (zeroFrom(v, base, OFFSET.remoteAddr + 1, HEADER_BYTES.NAK) ? null : `NAK: bytes 17..${HEADER_BYTES.NAK - 1} must be 0`)
         ?? { opcode, flags: 0, psn, payloadLength: 0, code: nak!, rnrTimer };
     }
     case 'TERMINATE':
       return flagged ?? (psn !== 0 ? 'TERMINATE: PSN must be 0' : null)
         ?? (payloadLength > MAX_TERMINATE_TEXT ? `TERMINATE: reason text of ${payloadLength} bytes exceeds ${MAX_TERMINATE_TEXT}` : null)
-        ?? (zeroFrom(v, base, OFFSET.remoteAddr) ? null : 'TERMINATE: bytes 16..47 must be 0')
-        ?? { opcode, flags: 0, psn: 0, payloadLength, reason: aux };
+        ?? { opcode, flags: 0, psn: 0, payloadLength, reason: auxOf(v, base) };
   }
 }
 

@@ -21,6 +21,30 @@ export type OpcodeName = keyof typeof Opcode;
 export const OPCODE_NAMES: (OpcodeName | undefined)[] = Array.from({ length: 256 }, () => undefined);
 for (const [name, code] of Object.entries(Opcode)) OPCODE_NAMES[code] = name as OpcodeName;
 
+/**
+ * Each opcode's header length (wire version 2): the version-1 48-byte layout cut after the last
+ * field the opcode uses, rounded up to 4 bytes. A 64-byte SEND went out behind 48 header bytes;
+ * now 12. Every field keeps its offset, so one decoder reads every length. The two atomic
+ * requests share one length: a FETCH_AND_ADD's swap field is there, and must be 0, as in v1.
+ */
+export const HEADER_BYTES: Readonly<Record<OpcodeName, number>> = {
+  SEND: 12,
+  ACK: 12,
+  RDMA_READ_RESPONSE: 12,
+  SEND_WITH_IMM: 16,
+  TERMINATE: 16,
+  NAK: 20,
+  RDMA_WRITE: 32,
+  RDMA_WRITE_WITH_IMM: 32,
+  RDMA_READ_REQUEST: 32,
+  ATOMIC_RESPONSE: 40,
+  ATOMIC_CMP_AND_SWP: 48,
+  ATOMIC_FETCH_AND_ADD: 48,
+};
+/** Header length by wire code; 0 for a code that is no opcode. */
+export const HEADER_BYTES_BY_CODE: Uint8Array = new Uint8Array(256);
+for (const [name, code] of Object.entries(Opcode)) HEADER_BYTES_BY_CODE[code] = HEADER_BYTES[name as OpcodeName];
+
 export const FrameFlag = { SOLICITED: 1 << 0, FENCE: 1 << 1 } as const;
 export const KNOWN_FLAGS = FrameFlag.SOLICITED | FrameFlag.FENCE;
 

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { QpAttrMask as M } from '../../src/index.js';
 import type { AsyncEvent } from '../../src/index.js';
 import {
-  FRAME_HEADER_BYTES, HELLO_BYTES, decodeHeader, decodeHello, encodeHeader, encodeHello, type FrameHeader,
+  HELLO_BYTES, MIN_FRAME_HEADER_BYTES, decodeHeader, headerBytesForCode, headerBytesOf, decodeHello, encodeHeader, encodeHello, type FrameHeader,
 } from '../../src/wire/frame.js';
 import { makeSide, socketPair, toRtr, type Side } from './verbs-harness.js';
 
@@ -22,21 +22,24 @@ export function parseStream(bytes: Uint8Array): ParsedFrame[] {
   if (!hello.ok) throw new Error(`the QP's hello does not decode: ${hello.reason}`);
   const frames: ParsedFrame[] = [];
   let at = HELLO_BYTES;
-  while (at + FRAME_HEADER_BYTES <= bytes.byteLength) {
-    const decoded = decodeHeader(bytes.subarray(at, at + FRAME_HEADER_BYTES), { maxPayload: 1 << 30 });
+  while (at + MIN_FRAME_HEADER_BYTES <= bytes.byteLength) {
+    const headerBytes = headerBytesForCode(bytes[at]!);
+    if (headerBytes === 0) throw new Error(`frame at byte ${at} has no opcode: 0x${bytes[at]!.toString(16)}`);
+    if (at + headerBytes > bytes.byteLength) break;
+    const decoded = decodeHeader(bytes.subarray(at, at + headerBytes), { maxPayload: 1 << 30 });
     if (!decoded.ok) throw new Error(`frame at byte ${at} does not decode: ${decoded.reason}`);
-    const end = at + FRAME_HEADER_BYTES + decoded.value.payloadLength;
+    const end = at + headerBytes + decoded.value.payloadLength;
     if (end > bytes.byteLength) break;
-    frames.push({ header: decoded.value, payload: bytes.subarray(at + FRAME_HEADER_BYTES, end), offset: at });
+    frames.push({ header: decoded.value, payload: bytes.subarray(at + headerBytes, end), offset: at });
     at = end;
   }
   return frames;
 }
 
 export function frame(header: FrameHeader, payload?: Uint8Array): Uint8Array {
-  const bytes = new Uint8Array(FRAME_HEADER_BYTES + (payload?.byteLength ?? 0));
-  encodeHeader(header, bytes);
-  if (payload !== undefined) bytes.set(payload, FRAME_HEADER_BYTES);
+  const bytes = new Uint8Array(headerBytesOf(header.opcode) + (payload?.byteLength ?? 0));
+  const headerBytes = encodeHeader(header, bytes);
+  if (payload !== undefined) bytes.set(payload, headerBytes);
   return bytes;
 }
 

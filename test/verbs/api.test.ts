@@ -6,7 +6,7 @@ import {
   type CompletionQueue, type Context, type Errno, type MemoryRegion, type ProtectionDomain, type QpAttr, type QpCap,
   type QpState, type QpType, type QueuePair, type RecvWr, type SendWr, type WorkCompletion,
 } from '../../src/index.js';
-import { HELLO_BYTES, decodeHello } from '../../src/wire/frame.js';
+import { HEADER_BYTES, HELLO_BYTES, decodeHello } from '../../src/wire/frame.js';
 import { Monitor } from '../../src/monitor/monitor.js';
 
 /*
@@ -776,7 +776,7 @@ describe('posting in every state', () => {
     const s = setup();
     const link = await toRts(s);
     s.qp.postSend([send(s, 1n), { ...send(s, 2n), sendFlags: 0 }]);
-    expect(await waitFor(() => link.received().byteLength >= HELLO_BYTES + 2 * (48 + 5))).toBe(true);
+    expect(await waitFor(() => link.received().byteLength >= HELLO_BYTES + 2 * (HEADER_BYTES.SEND + 5))).toBe(true);
     expect(s.cq.poll(8)).toEqual([]); // no ACK from a raw peer: nothing completes
     // Flushed sends complete whether signaled or not.
     expect(summary(await flushed(s))).toEqual([[1n, 'WR_FLUSH_ERR', 'SEND'], [2n, 'WR_FLUSH_ERR', 'SEND']]);
@@ -819,9 +819,9 @@ describe('queue limits: ENOMEM with badWr at the first WR that did not fit; the 
     const s = setup();
     const link = await toRts(s);
     expectVerbsError(() => s.qp.postSend([1n, 2n, 3n, 4n, 5n].map((id) => send(s, id))), 'ENOMEM', /send queue is full/, 4);
-    // Four 5-byte SENDs: four 48-byte headers and their payloads after the HELLO.
-    await waitFor(() => link.received().byteLength >= HELLO_BYTES + 4 * (48 + 5), 300);
-    expect(link.received().byteLength).toBe(HELLO_BYTES + 4 * (48 + 5));
+    // Four 5-byte SENDs: four SEND headers and their payloads after the HELLO.
+    await waitFor(() => link.received().byteLength >= HELLO_BYTES + 4 * (HEADER_BYTES.SEND + 5), 300);
+    expect(link.received().byteLength).toBe(HELLO_BYTES + 4 * (HEADER_BYTES.SEND + 5));
   });
 
   it('send queue (ERR): the WRs accepted before the ENOMEM are flushed without another post', async () => {
@@ -889,8 +889,8 @@ describe('work request validation: EINVAL with badWr; the WRs before it stay pos
     const s = setup();
     const link = await toRts(s);
     expectVerbsError(() => s.qp.postSend([send(s, 1n), send(s, 2n), { ...send(s, 3n), opcode: 'NOPE' as never }]), 'EINVAL', /wr\[2\]\.opcode/, 2);
-    await waitFor(() => link.received().byteLength >= HELLO_BYTES + 2 * (48 + 5), 300);
-    expect(link.received().byteLength).toBe(HELLO_BYTES + 2 * (48 + 5));
+    await waitFor(() => link.received().byteLength >= HELLO_BYTES + 2 * (HEADER_BYTES.SEND + 5), 300);
+    expect(link.received().byteLength).toBe(HELLO_BYTES + 2 * (HEADER_BYTES.SEND + 5));
   });
 
   it('INLINE data is copied at post time: the buffer is free again as soon as postSend returns', async () => {
@@ -899,8 +899,8 @@ describe('work request validation: EINVAL with badWr; the WRs before it stay pos
     s.mr.buffer.set(new TextEncoder().encode('inline!'), 100);
     s.qp.postSend({ wrId: 1n, opcode: 'SEND', sendFlags: SendFlags.INLINE, sgList: [sge(s, 100, 7)] });
     s.mr.buffer.fill(0, 100, 107); // the application may reuse the buffer at once
-    expect(await waitFor(() => link.received().byteLength >= HELLO_BYTES + 48 + 7)).toBe(true);
-    expect(link.received().subarray(HELLO_BYTES + 48).toString()).toBe('inline!');
+    expect(await waitFor(() => link.received().byteLength >= HELLO_BYTES + HEADER_BYTES.SEND + 7)).toBe(true);
+    expect(link.received().subarray(HELLO_BYTES + HEADER_BYTES.SEND).toString()).toBe('inline!');
   });
 
   it('INLINE does not lift the SGE limit: more SGEs than maxSendSge is EINVAL (rxe validate_send_wr)', async () => {

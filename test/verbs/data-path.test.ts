@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { SendFlags } from '../../src/index.js';
 import { NIC_LIMITS } from '../../src/abi/limits.js';
-import { FRAME_HEADER_BYTES } from '../../src/wire/frame.js';
+import { HEADER_BYTES } from '../../src/wire/frame.js';
 import { takeSocket } from '../../src/transport/socket-transport.js';
 import type { Transport, TransportSink } from '../../src/transport/types.js';
 import { makeSide, pollUntil, sge, socketPair, toRtr, toRts } from '../support/verbs-harness.js';
@@ -129,7 +129,7 @@ describe('zero copy and batching (DESIGN.md §5)', () => {
       expect(after.a.framesSent - before.a.framesSent).toBe(64);
       expect(after.a.txPayloadBytesCopied - before.a.txPayloadBytesCopied).toBe(64 * 32);
       const batch = logA.batches[batchesBefore]!;
-      expect(batch.map((chunk) => chunk.byteLength)).toEqual([64 * (FRAME_HEADER_BYTES + 32)]);
+      expect(batch.map((chunk) => chunk.byteLength)).toEqual([64 * (HEADER_BYTES.SEND + 32)]);
       // The receiver takes them from its staging ring: a header alone first, then the rest at once.
       expect(after.b.readCallbacks - before.b.readCallbacks).toBeLessThanOrEqual(3);
       console.log(`64 x 32 B SEND in one post: sender writev ${after.a.writeSyscalls - before.a.writeSyscalls} of ${batch.length} iovec; receiver reads ${after.b.readCallbacks - before.b.readCallbacks}, copies ${after.b.rxPayloadBytesCopied - before.b.rxPayloadBytesCopied}`);

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import { Access, QpAttrMask as M, SendFlags, VerbsError, openDevice } from '../../src/index.js';
 import type { Errno, MemoryRegion, RecvWr, SendWr, Sge, WorkCompletion } from '../../src/index.js';
-import { FRAME_HEADER_BYTES } from '../../src/wire/frame.js';
+import { HEADER_BYTES } from '../../src/wire/frame.js';
 import { ack, asyncEvents, frame, nak, rawPeer, type RawPeer } from '../support/raw-peer.js';
 import { pollUntil, rcPair, sge, str, text, waitFor, type Side } from '../support/verbs-harness.js';
 
@@ -198,7 +198,7 @@ describe('(b) a received TERMINATE is read, not thrown on', () => {
         const payload = text(reasonText);
         const bytes = frame({ opcode: 'TERMINATE', flags: 0, psn: 0, payloadLength: payload.byteLength, reason: 1 }, payload);
         // The text arrives in two pieces when it has any: the parser must assemble it.
-        const cut = FRAME_HEADER_BYTES + Math.ceil(payload.byteLength / 2);
+        const cut = HEADER_BYTES.TERMINATE + Math.ceil(payload.byteLength / 2);
         peer.raw.write(Buffer.concat([peer.hello, bytes.subarray(0, cut)]));
         await sleep(2);
         if (cut < bytes.byteLength) peer.raw.write(bytes.subarray(cut));

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SendFlags } from '../../src/index.js';
-import { FRAME_HEADER_BYTES, HELLO_BYTES, encodeHeader, encodeHello, type FrameHeader } from '../../src/wire/frame.js';
+import { HEADER_BYTES, HELLO_BYTES, MAX_FRAME_HEADER_BYTES, encodeHeader, encodeHello, type FrameHeader } from '../../src/wire/frame.js';
 import { makeSide, pollUntil, sge, socketPair, toRtr, toRts, waitFor, type Side } from '../support/verbs-harness.js';
 
 /** One real QP whose peer is a raw socket we script byte by byte. */
@@ -21,9 +21,8 @@ async function rawPeer(options: { timeout?: number; retryCnt?: number } = {}) {
 }
 
 function frame(header: FrameHeader): Uint8Array {
-  const bytes = new Uint8Array(FRAME_HEADER_BYTES);
-  encodeHeader(header, bytes);
-  return bytes;
+  const bytes = new Uint8Array(MAX_FRAME_HEADER_BYTES);
+  return bytes.subarray(0, encodeHeader(header, bytes));
 }
 
 function lastAsyncReason(side: Side): string {
@@ -90,10 +89,12 @@ describe('a hostile or broken peer fails one QP, never the process', () => {
         const snapshot = Buffer.from(peer.side.mr.buffer);
         peer.raw.write(peer.hello);
         peer.raw.write(bytes(peer.side));
-        peer.raw.write(Buffer.alloc(16, 0xab));
+        // Bytes after a refused frame, which must not reach memory either (after the NAK below
+        // they would be a header of no opcode and fail the QP: that case sends none).
+        if (reason.source !== '.*') peer.raw.write(Buffer.alloc(16, 0xab));
         if (reason.source === '.*') {
           // A PSN ahead of the expected one is NAKed as a sequence error; the QP stays up.
-          await waitFor(() => peer.received().length >= HELLO_BYTES + FRAME_HEADER_BYTES, 2000, 'NAK');
+          await waitFor(() => peer.received().length >= HELLO_BYTES + HEADER_BYTES.NAK, 2000, 'NAK');
           expect(peer.received()[HELLO_BYTES]).toBe(0x11);
           expect(peer.side.qp.state).toBe('RTS');
         } else {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FRAME_HEADER_BYTES, encodeHeader } from '../../src/wire/frame.js';
+import { HEADER_BYTES, encodeHeader } from '../../src/wire/frame.js';
 import { RxParser, type RxCounters } from '../../src/nic/rx-parser.js';
 import { asyncEvents, frame } from '../support/raw-peer.js';
 import { endOfIoPhase, scriptedPeer } from '../support/scripted-transport.js';
@@ -32,12 +32,13 @@ describe('a malformed header in the middle of a read', () => {
       expect(events).toHaveLength(1);
       expect(events[0]).toMatchObject({ type: 'QP_REQ_ERR', qp: { qpNum: side.qp.qpNum } });
       expect(events[0]!.reason).toMatch(/^malformed stream from the peer: unknown opcode 0xee/);
-      // The frame that shared the bad header's read is drained, not placed.
-      expect(side.ctx.queryCounters().bytesDiscarded - before).toBe(trailing.byteLength);
+      // The frame that shared the bad header's read is drained, not placed. A byte that is no
+      // opcode gives no header length: the drain counts from it.
+      expect(side.ctx.queryCounters().bytesDiscarded - before).toBe(badHeader().byteLength + trailing.byteLength);
       expect(side.mr.buffer.subarray(8, 16).every((b) => b === 0)).toBe(true);
       // Bytes still arriving are drained too.
       transport.deliver(trailing);
-      expect(side.ctx.queryCounters().bytesDiscarded - before).toBe(2 * trailing.byteLength);
+      expect(side.ctx.queryCounters().bytesDiscarded - before).toBe(badHeader().byteLength + 2 * trailing.byteLength);
       await endOfIoPhase();
       const wcs = await pollUntil(side.cq, 2);
       expect(wcs.map((wc) => [wc.wrId, wc.status])).toEqual([[1n, 'SUCCESS'], [2n, 'WR_FLUSH_ERR']]);
@@ -62,7 +63,7 @@ describe('a malformed header in the middle of a read', () => {
       onClose: () => {},
     }, counters, 1 << 30, false);
     const good = (psn: number) => {
-      const f = new Uint8Array(FRAME_HEADER_BYTES + 4);
+      const f = new Uint8Array(HEADER_BYTES.SEND + 4);
       encodeHeader({ opcode: 'SEND', flags: 0, psn, payloadLength: 4 }, f);
       return f;
     };
@@ -81,7 +82,8 @@ describe('a malformed header in the middle of a read', () => {
     expect(headers).toEqual([0, 1]);
     expect(failures).toEqual(['unknown opcode 0xee']);
     expect(counters.framesReceived).toBe(2);
-    // The two payloads of 4 bytes were discarded by placement, then the two frames after the bad header.
-    expect(counters.bytesDiscarded).toBe(4 + 4 + 2 * (FRAME_HEADER_BYTES + 4));
+    // The two payloads of 4 bytes were discarded by placement, then the bad header (no opcode, so
+    // no length: everything from its first byte) and the two frames after it.
+    expect(counters.bytesDiscarded).toBe(4 + 4 + badHeader().byteLength + 2 * (HEADER_BYTES.SEND + 4));
   });
 });

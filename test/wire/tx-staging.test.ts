@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TxStaging } from '../../src/nic/tx-staging.js';
 import { TxBatch, type TxCounters } from '../../src/nic/tx-batch.js';
-import { FRAME_HEADER_BYTES, decodeHeader } from '../../src/wire/frame.js';
+import { decodeHeader, headerBytesForCode } from '../../src/wire/frame.js';
 import type { Scheduler, Transport } from '../../src/transport/types.js';
 
 /** Found by a hostile-input review: a block the batch being built points into was reused. */
@@ -43,11 +43,12 @@ describe('Tx staging: no byte a batch points at is handed out again before it is
     const wire = Buffer.concat(written[1]!.chunks);
     const psns: number[] = [];
     for (let at = 0; at < wire.byteLength;) {
-      const h = decodeHeader(wire.subarray(at, at + FRAME_HEADER_BYTES), { maxPayload: 1 << 30 });
+      const headerBytes = headerBytesForCode(wire[at]!);
+      const h = decodeHeader(wire.subarray(at, at + headerBytes), { maxPayload: 1 << 30 });
       if (!h.ok) throw new Error(`at ${at}: ${h.reason}`);
       psns.push(h.value.psn);
-      expect(wire.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + h.value.payloadLength).every((x) => x === h.value.psn)).toBe(true);
-      at += FRAME_HEADER_BYTES + h.value.payloadLength;
+      expect(wire.subarray(at + headerBytes, at + headerBytes + h.value.payloadLength).every((x) => x === h.value.psn)).toBe(true);
+      at += headerBytes + h.value.payloadLength;
     }
     expect(psns).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
   });
