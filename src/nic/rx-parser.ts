@@ -50,9 +50,12 @@ type Mode = 'hello' | 'header' | 'payload' | 'dead';
  * complete frame in it is parsed and placed at once: a burst of small messages costs one read.
  * A payload below the copybreak is copied from the ring to its posted buffer or MR range; of a
  * larger one the part already in the ring is copied and the rest is read straight into its
- * destination. After a frame at or above the copybreak the next read takes exactly one header,
- * so a stream of large payloads is placed with no user-space copy at all: only the first large
- * frame after small ones can have a prefix copied (what shared its read with them).
+ * destination. After a frame at or above the copybreak the next read takes one header, of the
+ * length that frame's header had (the first byte of a header gives its length; a longer one is
+ * finished by one more read, a shorter one brings the first bytes of what follows), so a stream
+ * of large payloads of one opcode is placed with no user-space copy at all. A large frame whose
+ * header shared a ring read with frames before it has the part of its payload in that read
+ * copied (docs/wire.md §8).
  *
  * Every header is validated and placed by the handler before any of its payload bytes move.
  */
@@ -77,6 +80,13 @@ export class RxParser implements TransportSink {
    * header than that brings the first bytes of its payload along, copied out of the ring.
    */
   private expectedHeaderBytes = MIN_FRAME_HEADER_BYTES;
+  /**
+   * A frame without payload (an ACK, most often) read alone after a large frame keeps the next
+   * read to one header, once: a connection with large messages both ways has an ACK between
+   * them, and each would otherwise send the next large payload through the ring. A second one in
+   * a row goes back to ring reads (a run of READ requests or ACKs is read in bulk).
+   */
+  private zeroPayloadGrace = false;
   /** The payload being read is small: its bytes, and whatever follows them, go through the ring. */
   private stagePayload = false;
   private filled = 0;
@@ -256,8 +266,15 @@ export class RxParser implements TransportSink {
     if (typeof header === 'string') return this.malformed(header);
     this.counters.framesReceived++;
     const length = header.payloadLength;
-    this.headerOnly = length >= COPYBREAK;
-    if (this.headerOnly) this.expectedHeaderBytes = headerBytes;
+    if (length >= COPYBREAK) {
+      this.headerOnly = true;
+      this.expectedHeaderBytes = headerBytes;
+      this.zeroPayloadGrace = true;
+    } else if (length === 0 && this.headerOnly && this.zeroPayloadGrace) {
+      this.zeroPayloadGrace = false;
+    } else {
+      this.headerOnly = false;
+    }
     this.stagePayload = !this.headerOnly;
     const placement = this.handler.onHeader(header);
     if (this.mode === 'dead') return;

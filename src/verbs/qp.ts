@@ -218,15 +218,17 @@ export class QueuePair {
    */
   private post<W, R extends SendRequest | RecvRequest>(list: readonly W[], hole: number | null, check: (wr: W, index: number) => R, submit: (requests: R[]) => PostResult): void {
     const end = hole ?? list.length;
-    const requests: R[] = [];
+    // Of the exact length, filled by index (a push per WR grew it step by step): cut at a refusal.
+    const requests = new Array<R>(end);
     let refused: VerbsError | null = hole === null ? null : holeError(hole);
     for (let index = 0; index < end; index++) {
       try {
-        requests.push(check(list[index]!, index));
+        requests[index] = check(list[index]!, index);
       } catch (error) {
         // A WR that cannot even be read (a throwing getter, a revoked proxy) is refused like any
         // other bad WR: the ones before it still get posted.
         refused = error instanceof VerbsError ? error : einval(`wr[${index}] could not be read: ${error instanceof Error ? error.message : String(error)}`, index);
+        requests.length = index;
         break;
       }
     }

@@ -20,9 +20,11 @@ async function rawPeer(options: { timeout?: number; retryCnt?: number } = {}) {
   return { side, raw, hello, received: () => Buffer.concat(received), close: () => { side.ctx.close(); raw.destroy(); stop(); } };
 }
 
-function frame(header: FrameHeader): Uint8Array {
-  const bytes = new Uint8Array(MAX_FRAME_HEADER_BYTES);
-  return bytes.subarray(0, encodeHeader(header, bytes));
+function frame(header: FrameHeader, payload = new Uint8Array(0)): Uint8Array {
+  const bytes = new Uint8Array(MAX_FRAME_HEADER_BYTES + payload.byteLength);
+  const headerBytes = encodeHeader(header, bytes);
+  bytes.set(payload, headerBytes);
+  return bytes.subarray(0, headerBytes + payload.byteLength);
 }
 
 function lastAsyncReason(side: Side): string {
@@ -80,7 +82,8 @@ describe('a hostile or broken peer fails one QP, never the process', () => {
       { bytes: () => { const f = frame({ opcode: 'SEND', flags: 0, psn: 0, payloadLength: 0 }); new DataView(f.buffer).setUint32(8, 0xffffffff); return f; }, reason: /exceeds the limit/ },
       { bytes: (side) => frame({ opcode: 'RDMA_WRITE', flags: 0, psn: 0, payloadLength: 16, remoteAddr: side.mr.addr + side.mr.length - 8, rkey: side.mr.rkey }), reason: /QP_ACCESS_ERR: remote write refused: .*outside the region/ },
       { bytes: (side) => frame({ opcode: 'RDMA_WRITE', flags: 0, psn: 0, payloadLength: 8, remoteAddr: side.mr.addr, rkey: (side.mr.rkey + 1) >>> 0 }), reason: /names no live memory region/ },
-      { bytes: () => frame({ opcode: 'SEND', flags: 0, psn: 5, payloadLength: 0 }), reason: /.*/ },
+      // Ahead of the expected PSN: NAKed, and its payload drained, never placed.
+      { bytes: () => frame({ opcode: 'SEND', flags: 0, psn: 5, payloadLength: 16 }, new Uint8Array(16).fill(0xab)), reason: /.*/ },
       { bytes: () => frame({ opcode: 'ACK', flags: 0, psn: 3, payloadLength: 0 }), reason: /protocol error from the peer: ACK/ },
     ];
     for (const { bytes, reason } of cases) {
@@ -90,7 +93,7 @@ describe('a hostile or broken peer fails one QP, never the process', () => {
         peer.raw.write(peer.hello);
         peer.raw.write(bytes(peer.side));
         // Bytes after a refused frame, which must not reach memory either (after the NAK below
-        // they would be a header of no opcode and fail the QP: that case sends none).
+        // they would be a header of no opcode and fail the QP: that case carries them as its payload).
         if (reason.source !== '.*') peer.raw.write(Buffer.alloc(16, 0xab));
         if (reason.source === '.*') {
           // A PSN ahead of the expected one is NAKed as a sequence error; the QP stays up.

@@ -6,9 +6,10 @@ import { RxParser, type FrameHandler, type RxCounters } from '../../src/nic/rx-p
 
 const COPYBREAK = NIC_LIMITS.rxCopybreakBytes;
 
-/** The payload-carrying opcodes, whose headers are 12, 16 and 32 bytes long. */
-type DataOpcode = 'SEND' | 'SEND_WITH_IMM' | 'RDMA_WRITE';
+/** Payload-carrying opcodes, whose headers are 12, 16 and 32 bytes long, and the ACK (12 bytes, no payload: its length is taken as 0). */
+type DataOpcode = 'SEND' | 'SEND_WITH_IMM' | 'RDMA_WRITE' | 'ACK';
 function dataHeader(opcode: DataOpcode, psn: number, payloadLength: number): FrameHeader {
+  if (opcode === 'ACK') return { opcode, flags: 0, psn, payloadLength: 0 };
   if (opcode === 'RDMA_WRITE') return { opcode, flags: 0, psn, payloadLength, remoteAddr: 4096, rkey: 7 };
   return opcode === 'SEND' ? { opcode, flags: 0, psn, payloadLength } : { opcode, flags: 0, psn, payloadLength, immData: psn };
 }
@@ -104,6 +105,18 @@ describe('the Rx staging ring: header split and rx-copybreak', () => {
     expect(r.placed.map((p) => p.copiedForIt)).toEqual([0, 0, 0, HEADER_BYTES.RDMA_WRITE - HEADER_BYTES.SEND, 0]);
   });
 
+  it('traffic both ways: an ACK between large SENDs is read alone and the next payload still goes straight into place; a second ACK in a row goes back to reading the ring', () => {
+    const lengths = [65536, 0, 65536, 0, 65536, 0, 0, 65536];
+    const opcodes: DataOpcode[] = ['SEND', 'ACK', 'SEND', 'ACK', 'SEND', 'ACK', 'ACK', 'SEND'];
+    const r = receive(lengths, () => Infinity, opcodes);
+    expect(r.failures).toEqual([]);
+    expect(r.destinations.every((d, i) => Buffer.compare(d, r.payloads[i]!) === 0)).toBe(true);
+    expect(r.placed.map((p) => p.copiedForIt)).toEqual([0, 0, 0, 0, 0, 0, 0, 65536 - r.placed[7]!.directBytes]);
+    expect(r.placed.slice(0, 7).every((p) => p.copiedForIt === 0)).toBe(true);
+    // After the two ACKs in a row the last SEND came with a ring read: part of it was copied.
+    expect(r.placed[7]!.copiedForIt).toBeGreaterThan(0);
+  });
+
   it('the first large payload after small ones: the prefix that shared their read is copied, the rest is read straight into place, and the next header is read alone', () => {
     const r = receive([100, 100, 65536, 65536], () => Infinity);
     expect(r.destinations.every((d, i) => Buffer.compare(d, r.payloads[i]!) === 0)).toBe(true);
@@ -159,11 +172,11 @@ describe('the Rx staging ring: header split and rx-copybreak', () => {
     fc.assert(fc.property(
       fc.array(fc.tuple(
         fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: COPYBREAK - 2, max: COPYBREAK + 70_000 })),
-        fc.constantFrom<DataOpcode>('SEND', 'SEND', 'SEND_WITH_IMM', 'RDMA_WRITE'),
+        fc.constantFrom<DataOpcode>('SEND', 'SEND', 'SEND_WITH_IMM', 'RDMA_WRITE', 'ACK'),
       ), { minLength: 1, maxLength: 30 }),
       fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 20 }),
       (frames, cuts) => {
-        const lengths = frames.map(([n]) => n);
+        const lengths = frames.map(([n, opcode]) => (opcode === 'ACK' ? 0 : n));
         const opcodes = frames.map(([, opcode]) => opcode);
         let read = 0;
         const r = receive(lengths, () => cuts[read++ % cuts.length]!, opcodes);
