@@ -42,6 +42,9 @@ export interface PathResult {
 export interface PathSummary {
   /** Medians over the rounds. */
   msgsPerSecond: number;
+  /** The slowest and the fastest round: how far one run of this path can be from the median here. */
+  msgsPerSecondMin: number;
+  msgsPerSecondMax: number;
   gbitPerSecond: number;
   cpuSecondsPerGB: number;
   readsPerMessage: number;
@@ -62,6 +65,8 @@ export interface StreamRow {
   paths: { tcpverbs: PathSummary; net: PathSummary; raw: PathSummary; rawRc: PathSummary };
   /** tcpverbs' message rate over each baseline's, medians of the same run. */
   ratios: { vsNet: number; vsRaw: number; vsRawRc: number };
+  /** tcpverbs' rate over raw's within each round (the two ran back to back), in round order. */
+  vsRawByRound: number[];
 }
 
 export interface PingpongResult {
@@ -82,6 +87,12 @@ export interface BenchResults {
   seconds: number;
   /** iperf3 single stream on loopback, Gbit/s; null when iperf3 is not installed. */
   iperf3Gbit: number | null;
+  /**
+   * CPU time the hypervisor took from this machine during the whole run, in % of all CPU time
+   * (/proc/stat's steal column); null where the kernel does not report it. On a VM that shares
+   * its host, the rates move with it: compare runs with their steal.
+   */
+  cpuStealPercent: number | null;
   streams: StreamRow[];
   pingpong: PingpongResult;
 }

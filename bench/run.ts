@@ -6,7 +6,7 @@
  * ceiling. Writes bench/results.json and, from it, docs/performance.md and docs/performance.svg.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BENCH_PLAN, type PathResult, type BenchResults, type PingpongResult, type StreamRow } from './results.js';
@@ -133,15 +133,29 @@ function iperf3(seconds: number): number | null {
 function summarize(runs: PathResult[], size: number, messages: number): StreamRow['paths']['tcpverbs'] {
   const pick = (f: (r: PathResult) => number | null) => { const xs = runs.map(f).filter((x): x is number => x !== null); return xs.length === 0 ? null : median(xs); };
   const seconds = median(runs.map((r) => r.seconds));
+  const rates = runs.map((r) => messages / r.seconds);
   return {
-    msgsPerSecond: messages / seconds, gbitPerSecond: (size * messages * 8) / seconds / 1e9, cpuSecondsPerGB: median(runs.map((r) => r.cpuSeconds)) / ((size * messages) / 1e9),
+    msgsPerSecond: messages / seconds, msgsPerSecondMin: Math.min(...rates), msgsPerSecondMax: Math.max(...rates), gbitPerSecond: (size * messages * 8) / seconds / 1e9, cpuSecondsPerGB: median(runs.map((r) => r.cpuSeconds)) / ((size * messages) / 1e9),
     readsPerMessage: pick((r) => r.readsPerMessage)!, writesPerMessage: pick((r) => r.writesPerMessage), rxCopiedBytesPerMessage: pick((r) => r.rxCopiedBytesPerMessage)!,
     txCopiedBytesPerMessage: pick((r) => r.txCopiedBytesPerMessage)!, framesPerMessage: pick((r) => r.framesPerMessage), rounds: runs.length,
   };
 }
 
+/** Steal and total CPU ticks so far, summed over all CPUs (/proc/stat's first line); null where absent. */
+function cpuTicks(): { steal: number; total: number } | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user and nice).
+    if (fields.length < 8 || fields.slice(0, 8).some((n) => !Number.isFinite(n))) return null;
+    return { steal: fields[7]!, total: fields.slice(0, 8).reduce((a, b) => a + b, 0) };
+  } catch {
+    return null;
+  }
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
+  const ticksAtStart = cpuTicks();
   process.stderr.write('building dist/ (the bench runs the compiled tcpverbs, as users do)...\n');
   execFileSync(process.execPath, [resolve(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
   const streams: StreamRow[] = [];
@@ -156,7 +170,8 @@ async function main(): Promise<void> {
     }
     const paths = { tcpverbs: summarize(runs.tcpverbs, w.size, w.messages), net: summarize(runs.net, w.size, w.messages), raw: summarize(runs.raw, w.size, w.messages), rawRc: summarize(runs.rawRc, w.size, w.messages) };
     const rate = paths.tcpverbs.msgsPerSecond;
-    streams.push({ ...w, paths, ratios: { vsNet: rate / paths.net.msgsPerSecond, vsRaw: rate / paths.raw.msgsPerSecond, vsRawRc: rate / paths.rawRc.msgsPerSecond } });
+    const vsRawByRound = runs.tcpverbs.map((run, i) => runs.raw[i]!.seconds / run.seconds);
+    streams.push({ ...w, paths, ratios: { vsNet: rate / paths.net.msgsPerSecond, vsRaw: rate / paths.raw.msgsPerSecond, vsRawRc: rate / paths.rawRc.msgsPerSecond }, vsRawByRound });
     const r = streams.at(-1)!.ratios;
     done(`${w.size} B, window ${w.window}: tcpverbs ${(rate / 1e3).toFixed(0)} k msg/s (${paths.tcpverbs.gbitPerSecond.toFixed(2)} Gbit/s), net ${(paths.net.msgsPerSecond / 1e3).toFixed(0)} k, raw ${(paths.raw.msgsPerSecond / 1e3).toFixed(0)} k, raw-rc ${(paths.rawRc.msgsPerSecond / 1e3).toFixed(0)} k: ×net ${r.vsNet.toFixed(2)}, ×raw ${r.vsRaw.toFixed(2)}, ×raw-rc ${r.vsRawRc.toFixed(2)}`);
   }
@@ -175,7 +190,11 @@ async function main(): Promise<void> {
   const iperf = Array.from({ length: Math.min(ROUNDS, 3) }, () => iperf3(2));
   const iperf3Gbit = iperf.includes(null) ? null : median(iperf as number[]);
   process.stderr.write(iperf3Gbit === null ? 'iperf3: not installed (apt-get install iperf3): no kernel ceiling measured\n' : `iperf3 single stream: ${iperf3Gbit.toFixed(2)} Gbit/s\n`);
-  const results: BenchResults = { node: process.version, cpus: (await import('node:os')).cpus().length, date: new Date().toISOString().slice(0, 10), rounds: ROUNDS, seconds: Math.round((Date.now() - started) / 1000), iperf3Gbit, streams, pingpong };
+  const ticksAtEnd = cpuTicks();
+  const cpuStealPercent = ticksAtStart === null || ticksAtEnd === null || ticksAtEnd.total === ticksAtStart.total ? null
+    : (100 * (ticksAtEnd.steal - ticksAtStart.steal)) / (ticksAtEnd.total - ticksAtStart.total);
+  if (cpuStealPercent !== null) process.stderr.write(`CPU steal during the run: ${cpuStealPercent.toFixed(1)} % of CPU time\n`);
+  const results: BenchResults = { node: process.version, cpus: (await import('node:os')).cpus().length, date: new Date().toISOString().slice(0, 10), rounds: ROUNDS, seconds: Math.round((Date.now() - started) / 1000), iperf3Gbit, cpuStealPercent, streams, pingpong };
   writeFileSync(resolve(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writePerformanceDocs(ROOT, results);
   process.stderr.write(`wrote bench/results.json, docs/performance.md, docs/performance.svg (${results.seconds} s)\n`);

@@ -16,11 +16,17 @@ describe('docs/performance.md and its chart are generated from bench/results.jso
         const p = row.paths[path];
         for (const key of ['msgsPerSecond', 'gbitPerSecond', 'cpuSecondsPerGB', 'readsPerMessage', 'rxCopiedBytesPerMessage', 'txCopiedBytesPerMessage'] as const) expect(p[key], `${row.size} ${path} ${key}`).toBeGreaterThanOrEqual(0);
         expect(p.rounds).toBe(results.rounds);
+        expect(p.msgsPerSecondMin, `${row.size} ${path} slowest round`).toBeLessThanOrEqual(p.msgsPerSecond);
+        expect(p.msgsPerSecondMax, `${row.size} ${path} fastest round`).toBeGreaterThanOrEqual(p.msgsPerSecond);
       }
+      expect(row.vsRawByRound).toHaveLength(results.rounds);
+      expect(row.vsRawByRound.every((x) => x > 0)).toBe(true);
       expect(row.ratios.vsNet).toBeCloseTo(row.paths.tcpverbs.msgsPerSecond / row.paths.net.msgsPerSecond, 9);
       expect(row.ratios.vsRaw).toBeCloseTo(row.paths.tcpverbs.msgsPerSecond / row.paths.raw.msgsPerSecond, 9);
       expect(row.ratios.vsRawRc).toBeCloseTo(row.paths.tcpverbs.msgsPerSecond / row.paths.rawRc.msgsPerSecond, 9);
     }
+    if (results.cpuStealPercent !== null) expect(results.cpuStealPercent).toBeGreaterThanOrEqual(0);
+    expect(results.cpuStealPercent === null || results.cpuStealPercent <= 100).toBe(true);
     expect(results.pingpong.tcpverbs.p50Usec).toBeGreaterThan(0);
     expect(results.pingpong.net.p99Usec).toBeGreaterThanOrEqual(results.pingpong.net.p50Usec);
   });
