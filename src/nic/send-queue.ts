@@ -36,6 +36,8 @@ export class SendQueue {
   /** Index (from the head) of the first WQE not yet transmitted. */
   private cursor = 0;
   private inFlightCount = 0;
+  /** The in-flight WQEs that are READs or atomics: with none, an ACK's check for one skips its scan. */
+  private inFlightReadOrAtomic = 0;
   /** The WQE that failed before it was sent: the requester halts at it. */
   private failed: SendWqe | null = null;
 
@@ -81,6 +83,7 @@ export class SendQueue {
     wqe.phase = 'inFlight';
     wqe.psn = psn;
     this.inFlightCount++;
+    if (isReadOrAtomic(wqe.opcode)) this.inFlightReadOrAtomic++;
     this.cursor++;
   }
 
@@ -95,6 +98,7 @@ export class SendQueue {
   finish(wqe: SendWqe, status: WcStatus, cause: QpErrorCause | null = null): void {
     if (wqe.phase !== 'inFlight') this.broken(`WQE ${wqe.wrId} finished while ${wqe.phase}`);
     this.inFlightCount--;
+    if (isReadOrAtomic(wqe.opcode)) this.inFlightReadOrAtomic--;
     this.setDone(wqe, status, cause);
   }
 
@@ -114,6 +118,7 @@ export class SendQueue {
 
   /** The oldest in-flight READ or atomic at or before `psn` (a response through `psn` must not skip it). */
   readOrAtomicThrough(psn: number): SendWqe | undefined {
+    if (this.inFlightReadOrAtomic === 0) return undefined;
     for (let i = 0; i < this.cursor; i++) {
       const wqe = this.at(i)!;
       if (after(wqe, psn)) break;
@@ -148,6 +153,7 @@ export class SendQueue {
       rewound.push(later);
     }
     this.inFlightCount -= rewound.length;
+    for (const later of rewound) if (isReadOrAtomic(later.opcode)) this.inFlightReadOrAtomic--;
     this.cursor = index;
     return rewound;
   }
@@ -188,6 +194,7 @@ export class SendQueue {
     for (const wqe of all) this.unpin(wqe);
     this.cursor = 0;
     this.inFlightCount = 0;
+    this.inFlightReadOrAtomic = 0;
     this.failed = null;
     return all;
   }

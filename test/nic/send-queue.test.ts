@@ -94,3 +94,38 @@ describe('the send queue ring across its wrap-around (head at the last slot)', (
     expect(sq.length).toBe(0);
   });
 });
+
+describe('readOrAtomicThrough: the in-flight READ or atomic an ACK must not cover', () => {
+  const read = (id: number): SendWqe => ({ ...wqe(id), opcode: 'RDMA_READ' });
+
+  it('is found while in flight, and not once it is answered, rewound (until resent) or flushed; SENDs alone are never a match', () => {
+    const sq = new SendQueue(8);
+    const [s0, r1, s2] = [wqe(0), read(1), wqe(2)];
+    for (const w of [s0, r1, s2]) sq.push(w);
+    sq.markSent(s0, 10);
+    expect(sq.readOrAtomicThrough(10)).toBeUndefined();
+    sq.markSent(r1, 11);
+    sq.markSent(s2, 12);
+    expect(sq.readOrAtomicThrough(10)).toBeUndefined();
+    expect(sq.readOrAtomicThrough(12)).toBe(r1);
+    // Go-back-N to the READ: queued again, not in flight, until it is resent.
+    expect(sq.rewindTo(r1)).toEqual([r1, s2]);
+    expect(sq.readOrAtomicThrough(12)).toBeUndefined();
+    sq.markSent(r1, 11);
+    expect(sq.readOrAtomicThrough(12)).toBe(r1);
+    sq.finish(r1, 'SUCCESS');
+    expect(sq.readOrAtomicThrough(12)).toBeUndefined();
+    // A new READ behind, then a flush: nothing is in flight afterwards.
+    const r3 = read(3);
+    sq.push(r3);
+    sq.markSent(s2, 12);
+    sq.markSent(r3, 13);
+    expect(sq.readOrAtomicThrough(13)).toBe(r3);
+    sq.flushAll();
+    const r4 = read(4);
+    sq.push(r4);
+    expect(sq.readOrAtomicThrough(0xffffff)).toBeUndefined();
+    sq.markSent(r4, 14);
+    expect(sq.readOrAtomicThrough(14)).toBe(r4);
+  });
+});
