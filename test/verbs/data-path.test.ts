@@ -5,7 +5,7 @@ import { NIC_LIMITS } from '../../src/abi/limits.js';
 import { HEADER_BYTES } from '../../src/wire/frame.js';
 import { takeSocket } from '../../src/transport/socket-transport.js';
 import type { Transport, TransportSink } from '../../src/transport/types.js';
-import { makeSide, pollUntil, sge, socketPair, toRtr, toRts } from '../support/verbs-harness.js';
+import { makeSide, pollUntil, rcPair, sge, socketPair, toRtr, toRts } from '../support/verbs-harness.js';
 
 /** Wraps the real socket transport and records every read target and every writev batch. */
 function recordingTransport(log: { targets: Uint8Array[]; batches: Uint8Array[][] }) {
@@ -70,14 +70,8 @@ describe('zero copy and batching (DESIGN.md §5)', () => {
   });
 
   it('64 KiB SENDs both ways, in turn: the receive path of each side reads the ACK between them alone and still places every payload after the first round with no user-space copy', async () => {
-    const [client, server, stop] = await socketPair();
-    const a = makeSide({ mrBytes: 1 << 20, maxSendWr: 16, maxRecvWr: 16 });
-    const b = makeSide({ mrBytes: 1 << 20, maxSendWr: 16, maxRecvWr: 16 });
+    const { a, b, close } = await rcPair({ mrBytes: 1 << 20, maxSendWr: 16, maxRecvWr: 16 });
     try {
-      toRtr(a, b.qp.qpNum, { socket: client });
-      toRtr(b, a.qp.qpNum, { socket: server });
-      toRts(a);
-      toRts(b);
       const size = 65536;
       for (let i = 0; i < size; i++) { a.mr.buffer[i] = (i * 7) & 0xff; b.mr.buffer[i] = (i * 5 + 1) & 0xff; }
       const rounds = 8;
@@ -103,9 +97,7 @@ describe('zero copy and batching (DESIGN.md §5)', () => {
       a.monitor.assertAgreement();
       b.monitor.assertAgreement();
     } finally {
-      a.ctx.close();
-      b.ctx.close();
-      stop();
+      close();
     }
   });
 

@@ -2,7 +2,8 @@ import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { SendFlags } from '../../src/index.js';
-import { HEADER_BYTES, HELLO_BYTES, MAX_FRAME_HEADER_BYTES, encodeHeader, encodeHello, type FrameHeader } from '../../src/wire/frame.js';
+import { HEADER_BYTES, HELLO_BYTES, encodeHello } from '../../src/wire/frame.js';
+import { frame } from '../support/raw-peer.js';
 import { makeSide, pollUntil, sge, socketPair, toRtr, toRts, waitFor, type Side } from '../support/verbs-harness.js';
 
 /** One real QP whose peer is a raw socket we script byte by byte. */
@@ -18,13 +19,6 @@ async function rawPeer(options: { timeout?: number; retryCnt?: number } = {}) {
   const hello = new Uint8Array(HELLO_BYTES);
   encodeHello({ srcQpn: fakeQpn, destQpn: side.qp.qpNum, rqPsn: 0, maxMessage: 1 << 20, maxDestRdAtomic: 4 }, hello);
   return { side, raw, hello, received: () => Buffer.concat(received), close: () => { side.ctx.close(); raw.destroy(); stop(); } };
-}
-
-function frame(header: FrameHeader, payload = new Uint8Array(0)): Uint8Array {
-  const bytes = new Uint8Array(MAX_FRAME_HEADER_BYTES + payload.byteLength);
-  const headerBytes = encodeHeader(header, bytes);
-  bytes.set(payload, headerBytes);
-  return bytes.subarray(0, headerBytes + payload.byteLength);
 }
 
 function lastAsyncReason(side: Side): string {
