@@ -53,14 +53,15 @@ export class CqRing {
   }
 
   poll(max: number): WorkCompletion[] {
-    const taken: WorkCompletion[] = [];
-    while (taken.length < max && this.count > 0) {
+    // Of its final length at once (a push per WC grew it step by step).
+    const taken = new Array<WorkCompletion>(Math.max(0, Math.min(max, this.count)));
+    for (let i = 0; i < taken.length; i++) {
       const wc = this.slots[this.head];
       this.slots[this.head] = undefined;
       this.head = ringSlot(this.head + 1, this.capacity);
       this.count--;
       if (wc === undefined) throw new Error('CqRing invariant: a counted slot is empty');
-      taken.push(wc);
+      taken[i] = wc;
     }
     return taken;
   }

@@ -60,28 +60,36 @@ interface CachedResolution {
  */
 const CACHE_ENTRIES = 4;
 const EMPTY_VIEW = new Uint8Array(0);
-const caches = new WeakMap<MemoryTable, { entries: CachedResolution[]; nextVictim: number }>();
+interface SglCache { entries: CachedResolution[]; nextVictim: number }
+const caches = new WeakMap<MemoryTable, SglCache>();
 
 /**
- * The table asked last, and its cache (a WeakMap lookup per WR measured ~0.4 % of the receive
- * path). A closed device lets go of both (forgetSglCache), so its memory is not kept reachable.
+ * The two tables asked last, and their caches (a WeakMap lookup per WR measured ~0.4 % of the
+ * receive path): two, so that the two devices of a pair in one process (the conformance kit, the
+ * tests) do not evict each other on every WR. A closed device lets go of its entry
+ * (forgetSglCache), so its memory is not kept reachable.
  */
 let lastMemory: MemoryTable | null = null;
-let lastCache: { entries: CachedResolution[]; nextVictim: number } | null = null;
+let lastCache: SglCache | null = null;
+let otherMemory: MemoryTable | null = null;
+let otherCache: SglCache | null = null;
 
 /** The device owning `memory` closed: its cache entries, and the views and regions they hold, go. */
 export function forgetSglCache(memory: MemoryTable): void {
   caches.delete(memory);
   if (lastMemory === memory) lastMemory = lastCache = null;
+  if (otherMemory === memory) otherMemory = otherCache = null;
 }
 
-function cacheOf(memory: MemoryTable): { entries: CachedResolution[]; nextVictim: number } {
+function cacheOf(memory: MemoryTable): SglCache {
   if (memory === lastMemory) return lastCache!;
-  let cache = caches.get(memory);
-  if (cache === undefined) {
+  let cache = memory === otherMemory ? otherCache : caches.get(memory);
+  if (cache === undefined || cache === null) {
     cache = { entries: Array.from({ length: CACHE_ENTRIES }, () => ({ generation: -1, pdHandle: 0, lkey: 0, addr: 0, take: 0, write: false, result: NOTHING, view: EMPTY_VIEW, region: null })), nextVictim: 0 };
     caches.set(memory, cache);
   }
+  otherMemory = lastMemory;
+  otherCache = lastCache;
   lastMemory = memory;
   lastCache = cache;
   return cache;

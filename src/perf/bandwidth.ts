@@ -28,17 +28,21 @@ const MAX_TIMED = 1 << 22;
  * carries its index as wrId, which is how completions are counted.
  */
 function workRequests(endpoint: PerfEndpoint, remote: PeerAddress, size: number): (index: number, signaled: boolean) => SendWr {
+  // One SGE list (and remote address) for every WR of the run: the verbs layer copies what it checks at post.
+  const sgList = [endpoint.sge(size)];
+  const verb = verbOf(endpoint.options.test);
+  const rdma = { remoteAddr: remote.addr, rkey: remote.rkey };
+  const atomic = { remoteAddr: remote.addr, rkey: remote.rkey, compareAdd: 1n, swap: 0n };
   const make = (wrId: bigint, sendFlags: number): SendWr => {
-    const sgList = [endpoint.sge(size)];
-    switch (verbOf(endpoint.options.test)) {
+    switch (verb) {
       case 'send':
         return { wrId, opcode: 'SEND', sendFlags, sgList };
       case 'write':
-        return { wrId, opcode: 'RDMA_WRITE', sendFlags, sgList, rdma: { remoteAddr: remote.addr, rkey: remote.rkey } };
+        return { wrId, opcode: 'RDMA_WRITE', sendFlags, sgList, rdma };
       case 'read':
-        return { wrId, opcode: 'RDMA_READ', sendFlags, sgList, rdma: { remoteAddr: remote.addr, rkey: remote.rkey } };
+        return { wrId, opcode: 'RDMA_READ', sendFlags, sgList, rdma };
       case 'atomic':
-        return { wrId, opcode: 'ATOMIC_FETCH_AND_ADD', sendFlags, sgList, atomic: { remoteAddr: remote.addr, rkey: remote.rkey, compareAdd: 1n, swap: 0n } };
+        return { wrId, opcode: 'ATOMIC_FETCH_AND_ADD', sendFlags, sgList, atomic };
     }
   };
   const unsignaled = make(0n, 0);
@@ -59,18 +63,22 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
   let total = length.durationSeconds > 0 ? timed : length.iters;
   let next = 0;
   let done = 0;
+  // One list per length, refilled for every post of that many WRs (ibv_post_send reads the list
+  // while it runs and keeps nothing of it), as perftest reuses its WR chain.
+  const batches: SendWr[][] = [];
   const post = (): void => {
     if (next >= total || next - done >= txDepth) return;
     const now = performance.now();
     // With -D the run ends at the deadline, on a signaled WR, so that every WR is accounted for.
     if (now >= deadline && total === timed) total = Math.min(timed, Math.ceil(Math.max(next, 1) / cqMod) * cqMod);
-    // A list of the exact length, filled by index: no growth (push) and no truncation (length = 0) per post.
-    const batch = new Array<SendWr>(Math.min(total - next, txDepth - (next - done)));
-    for (let i = 0; i < batch.length; i++, next++) {
+    const count = Math.min(total - next, txDepth - (next - done));
+    if (count <= 0) return;
+    const batch = (batches[count] ??= new Array<SendWr>(count));
+    for (let i = 0; i < count; i++, next++) {
       batch[i] = workRequest(next, (next + 1) % cqMod === 0 || next === total - 1);
       posted[next] = now;
     }
-    if (batch.length > 0) endpoint.qp.postSend(batch);
+    endpoint.qp.postSend(batch);
   };
   post();
   // The window is refilled in the same turn as the completions that free it.
