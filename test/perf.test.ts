@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { PERF_TESTS, PerfOptionError, checkPerfOptions, perfDefaults, type PerfOptions, type PerfTest } from '../src/perf/options.js';
-import { runPerf, type PerfRow } from '../src/perf/run.js';
+import { runPerf, warmupParts, type PerfRow } from '../src/perf/run.js';
 import { bandwidthFigures } from '../src/perf/bandwidth.js';
 import { latencyFigures } from '../src/perf/latency.js';
 
@@ -60,6 +60,20 @@ describe('tcpverbs perf (the perftest port): every test, both sides, perftest\'s
     expect(row.server.counters.framesReceivedPerMessage).toBeGreaterThanOrEqual(1);
     expect(row.server.counters.readsPerMessage).toBeLessThan(0.5);
     expect(row.server.counters.rxCopiedBytesPerMessage).toBe(64);
+  });
+
+  it('a bandwidth warm-up runs as three quarters, then the last quarter, and the server\'s counters cover the measured messages only', async () => {
+    expect(warmupParts(0)).toEqual([]);
+    expect(warmupParts(3)).toEqual([3]);
+    expect(warmupParts(400_000)).toEqual([300_000, 100_000]);
+    for (const n of [1, 4, 5, 1001]) expect(warmupParts(n).reduce((a, b) => a + b)).toBe(n);
+    const { rows } = await pair(options('send_bw', { sizes: [64], iters: 2000, txDepth: 64, cqMod: 16, warmupIters: 1001 }));
+    const row = rows.client[0]!;
+    expect(row.iterations).toBe(2000);
+    // Sampled at the end of the first part, the server's counters would hold the second part's
+    // 250 SENDs too (1.125 frames per message); at the start, all 1001 (1.5).
+    expect(row.server.counters.framesReceivedPerMessage).toBeGreaterThanOrEqual(1);
+    expect(row.server.counters.framesReceivedPerMessage).toBeLessThan(1.01);
   });
 
   it('-a runs every size from 2 to 2^23 in order; -D runs for a duration instead of a count', async () => {
