@@ -98,17 +98,18 @@ function refuseMismatch(mine: Hello, theirs: Hello): void {
 }
 
 /**
- * A bandwidth warm-up of `iters` WRs, as the runs it is made of: three quarters, then the last
- * quarter, each ended by a control round trip (none under 4 WRs). What the measured run meets
- * first, a fresh run's closures and the control socket's traffic through Node's stream code,
- * made V8 deoptimize and recompile on the main thread (node --single-threaded) during its first
- * 100 k messages at 64 B: 32 compilations, 52 ms, the first twentieth of a 2 M run at 0.68 M
- * msg/s against 2.1 M after. The second part meets both first, untimed.
+ * A bandwidth warm-up of `iters` WRs, as the runs it is made of: a half, then two quarters, each
+ * ended by a control round trip (one run under 4 WRs). What the measured run met first, a fresh
+ * run's closures and the control socket's traffic through Node's stream code, made V8 deoptimize
+ * and recompile on the main thread (node --single-threaded) inside the timed window: after one
+ * warm-up run, 32 compilations and 52 ms, the first twentieth of a 2 M run at 64 B at 0.68 M
+ * msg/s against 2.1 M after; after two, the first twentieth still at 1.3-1.45 M; after three, at
+ * the rate of the rest.
  */
 export function warmupParts(iters: number): number[] {
   if (iters <= 0) return [];
-  const last = Math.floor(iters / 4);
-  return last === 0 ? [iters] : [iters - last, last];
+  const quarter = Math.floor(iters / 4);
+  return quarter === 0 ? [iters] : [iters - 2 * quarter, quarter, quarter];
 }
 
 function measure(endpoint: PerfEndpoint) {
