@@ -104,6 +104,15 @@ export const NIC_LIMITS = {
    */
   txStagingBytes: 64 * 1024,
   /**
+   * Idle staging blocks a QP keeps for reuse, at most (8 × 64 KiB: a window of 64 WRs of payloads
+   * just under the Tx copybreak spans 8 blocks); more are returned to the garbage collector. With
+   * 2 kept, a batch of 64 4 KiB SENDs (two ACKs read in one turn: 5 blocks) allocated and zeroed
+   * 64 KiB blocks at every batch, the GC that followed kept the sender behind, so its batches
+   * stayed that large: 1 run in 3 of send_bw 4 KiB ran at 0.4 M msg/s instead of 0.85 M, with
+   * 24,000 blocks allocated against 200.
+   */
+  txSpareBlocks: 8,
+  /**
    * Requests a responder accepts before its cumulative ACK leaves, even in the middle of parsing
    * one read: the requester reuses its send window while the rest is still being placed (32: half
    * a 64-deep window; 16 measured no faster, with twice the ACK writes). Otherwise the ACK leaves at the end of

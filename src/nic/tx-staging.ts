@@ -1,8 +1,6 @@
 import { NIC_LIMITS } from '../abi/limits.js';
 
-const BLOCK_BYTES = NIC_LIMITS.txStagingBytes;
-/** Idle blocks a QP keeps for reuse; more are returned to the garbage collector. */
-const SPARE_BLOCKS = 2;
+const { txStagingBytes: BLOCK_BYTES, txSpareBlocks: SPARE_BLOCKS } = NIC_LIMITS;
 
 interface Block {
   readonly bytes: Uint8Array;
@@ -28,6 +26,8 @@ function newBlock(): Block {
  * is waiting to be written, so a QP at steady state reuses one block and allocates nothing.
  */
 export class TxStaging {
+  /** Blocks this staging has allocated, the first included (each a zeroed 64 KiB). */
+  blocksAllocated = 1;
   private current: Block = newBlock();
   private used = 0;
   /** Start of the bytes written into `current` since the last chunk was taken. */
@@ -53,7 +53,7 @@ export class TxStaging {
     if (this.current.unwritten === 0 && this.runStart === this.used) this.used = this.runStart = 0;
     if (this.used + bytes > BLOCK_BYTES) {
       this.takeRun(takeRun);
-      this.current = this.spare.pop() ?? newBlock();
+      this.current = this.spare.pop() ?? this.allocate();
       this.used = this.runStart = 0;
     }
     // The block touched last is nearly always the current one: no scan of the list then.
@@ -65,6 +65,11 @@ export class TxStaging {
     const at = this.used;
     this.used += bytes;
     return at;
+  }
+
+  private allocate(): Block {
+    this.blocksAllocated++;
+    return newBlock();
   }
 
   /** Gives back the last reservation (what it was for was refused before anything was written). */

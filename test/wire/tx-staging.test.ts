@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TxStaging } from '../../src/nic/tx-staging.js';
+import { NIC_LIMITS } from '../../src/abi/limits.js';
 import { TxBatch, type TxCounters } from '../../src/nic/tx-batch.js';
 import { decodeHeader, headerBytesForCode } from '../../src/wire/frame.js';
 import type { Scheduler, Transport } from '../../src/transport/types.js';
@@ -51,6 +52,25 @@ describe('Tx staging: no byte a batch points at is handed out again before it is
       at += headerBytes + h.value.payloadLength;
     }
     expect(psns).toEqual(Array.from({ length: 17 }, (_, i) => i + 1));
+  });
+
+  it('a sender whose writes complete a batch late reuses its blocks: a window of 64 4 KiB SENDs, two batches in flight, allocates nothing after the first rounds', () => {
+    // Each batch spans 5 blocks; the one before it is written only once the next is sealed.
+    const staging = new TxStaging();
+    const take = () => {};
+    let pending: (() => void) | null = null;
+    const allocatedAfter: number[] = [];
+    for (let round = 0; round < 50; round++) {
+      for (let frame = 0; frame < 64; frame++) staging.reserve(12 + 4096, take);
+      staging.takeRun(take);
+      const release = staging.seal();
+      pending?.();
+      pending = release;
+      allocatedAfter.push(staging.blocksAllocated);
+    }
+    // With 2 spare blocks kept, the rounds kept allocating: 118 blocks after 50.
+    expect(allocatedAfter.at(-1)).toBe(allocatedAfter[4]);
+    expect(allocatedAfter.at(-1)).toBeLessThanOrEqual(NIC_LIMITS.txSpareBlocks + 5);
   });
 
   it('a batch that sends nothing (a refused header) frees its block: once written, the block restarts at its front', () => {
