@@ -1,3 +1,4 @@
+import { NIC_LIMITS } from '../abi/limits.js';
 import type { QpErrorCause } from '../abi/observer.js';
 import type { WcStatus } from '../abi/types.js';
 import type { TimerHandle } from '../transport/types.js';
@@ -10,6 +11,7 @@ import { resolveSgl } from './sgl.js';
 import { RNR_TIMER_MS, ackTimeoutMs, isReadOrAtomic, type SendWqe } from './work-queues.js';
 
 const RNR_FOREVER = 7;
+const { txWriteSplitFrames: SPLIT_FRAMES, txWriteSplitBytes: SPLIT_BYTES } = NIC_LIMITS;
 
 /**
  * rxe's requester: turns posted send WQEs into frames, one writev per doorbell, and retires them
@@ -40,12 +42,15 @@ export class Requester {
   /**
    * Sends every queued WQE the state, FENCE and the READ/atomic credits allow, as one batch: at
    * once for a doorbell; at the end of the I/O phase when progress read from the peer freed room
-   * (`soon`), so the refills that a burst of ACKs and responses makes share one writev.
+   * (`soon`), so the refills that a burst of ACKs and responses makes share one writev. A batch
+   * of many large frames is written in parts (NIC_LIMITS.txWriteSplitFrames).
    */
   pump(soon = false): void {
     const { qp, path } = this;
     if (qp.state !== 'RTS' || path.tx === null || this.rnrTimer !== null) return;
     let sent = 0;
+    let unwrittenFrames = 0;
+    let unwrittenPayload = 0;
     for (let wqe = qp.sq.peekQueued(); wqe !== undefined && qp.state === 'RTS'; wqe = qp.sq.peekQueued()) {
       if (wqe.fence && this.outstandingRdAtomic > 0) break;
       if (isReadOrAtomic(wqe.opcode) && this.outstandingRdAtomic >= path.readCredits) break;
@@ -58,6 +63,11 @@ export class Requester {
       }
       this.transmit(wqe);
       sent++;
+      if (!isReadOrAtomic(wqe.opcode)) unwrittenPayload += wqe.length;
+      if (++unwrittenFrames >= SPLIT_FRAMES && unwrittenPayload >= SPLIT_BYTES) {
+        path.tx?.flush();
+        unwrittenFrames = unwrittenPayload = 0;
+      }
     }
     if (sent > 0) {
       if (soon) path.tx?.flushSoon();

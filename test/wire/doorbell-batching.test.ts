@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { NIC_LIMITS } from '../../src/abi/limits.js';
 import { SendFlags } from '../../src/index.js';
 import { psnAdd } from '../../src/wire/frame.js';
 import { ack, frame, parseStream, rawPeer } from '../support/raw-peer.js';
@@ -29,6 +30,29 @@ describe('doorbells and refills: one writev per turn', () => {
       peer.raw.write(ack(1));
       expect(await pollUntil(peer.side.cq, 1)).toMatchObject([{ wrId: 2n, status: 'SUCCESS' }]);
       peer.side.monitor.assertAgreement();
+    } finally {
+      peer.close();
+    }
+  });
+
+  it.each([
+    { size: 4096, writes: [32, 32] },
+    { size: 64, writes: [64] },
+  ])('a doorbell of 64 $size-byte SENDs goes out as writes of $writes frames: split at what one ACK covers once a write carries 64 KiB of payload', async ({ size, writes }) => {
+    expect(NIC_LIMITS.txWriteSplitFrames).toBe(32);
+    expect(NIC_LIMITS.txWriteSplitBytes).toBe(64 * 1024);
+    const peer = await scriptedPeer({ side: { mrBytes: 64 * size, maxSendWr: 64 } });
+    try {
+      const { side, transport } = peer;
+      side.qp.postSend(Array.from({ length: 64 }, (_, i) => ({ wrId: BigInt(i), opcode: 'SEND' as const, sendFlags: i === 63 ? SendFlags.SIGNALED : 0, sgList: [sge(side, i * size, size)] })));
+      await Promise.resolve();
+      // Each write parsed behind the HELLO (the first batch), which parseStream expects first.
+      const perWrite = transport.batches.slice(1).map((batch) => parseStream(Buffer.concat([transport.batches[0]!, batch])).length);
+      expect(perWrite).toEqual(writes);
+      expect(peer.frames().map((f) => f.header.psn)).toEqual(Array.from({ length: 64 }, (_, i) => i));
+      transport.deliver(ack(63));
+      expect(await pollUntil(side.cq, 1)).toMatchObject([{ wrId: 63n, status: 'SUCCESS' }]);
+      side.monitor.assertAgreement();
     } finally {
       peer.close();
     }
