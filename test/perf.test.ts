@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { PERF_TESTS, PerfOptionError, checkPerfOptions, perfDefaults, type PerfOptions, type PerfTest } from '../src/perf/options.js';
-import { runPerf, warmupParts, type PerfRow } from '../src/perf/run.js';
+import { refuseMismatch, runPerf, warmupParts, type Hello, type PerfRow } from '../src/perf/run.js';
 import { bandwidthFigures } from '../src/perf/bandwidth.js';
 import { latencyFigures } from '../src/perf/latency.js';
 
@@ -108,6 +108,13 @@ describe('tcpverbs perf (the perftest port): every test, both sides, perftest\'s
     expect(row.iterations).toBeGreaterThan(10);
     expect(row.latencyUsec!.min).toBeGreaterThan(0);
   }, 30_000);
+
+  it('a peer of another control protocol (before the warm-up in parts: none in its hello) is refused at the hello, by name', () => {
+    const mine: Hello = { type: 'hello', protocol: 2, test: 'send_bw', sizes: [64], iters: 10, durationSeconds: 0, warmupIters: 8, address: { qpNum: 1, psn: 0, addr: 0, rkey: 0 } };
+    const { protocol: _, ...older } = mine;
+    expect(() => refuseMismatch(mine, older as Hello)).toThrow('the peer runs another version of tcpverbs perf (control protocol 1, this side 2)');
+    expect(() => refuseMismatch(mine, { ...mine })).not.toThrow();
+  });
 
   it('the two sides must run the same test: a mismatch names what each side runs', async () => {
     let listening: (port: number) => void = () => {};

@@ -109,7 +109,8 @@ export const NIC_LIMITS = {
    * 2 kept, a batch of 64 4 KiB SENDs (two ACKs read in one turn: 5 blocks) allocated and zeroed
    * 64 KiB blocks at every batch, the GC that followed kept the sender behind, so its batches
    * stayed that large: 1 run in 3 of send_bw 4 KiB ran at 0.4 M msg/s instead of 0.85 M, with
-   * 24,000 blocks allocated against 200.
+   * 24,000 blocks allocated against 200. Idle blocks are kept while the QP lives: at most 512 KiB
+   * a QP, once it has sent such a batch.
    */
   txSpareBlocks: 8,
   /**
@@ -183,7 +184,7 @@ assertLimit(NIC_LIMITS.rxStagingBytes >= 2 * WIRE_LIMITS.maxFrameHeaderBytes, 't
 assertLimit(NIC_LIMITS.rxCopybreakBytes <= NIC_LIMITS.rxStagingBytes, 'a payload below the copybreak fits the staging ring');
 assertLimit((NIC_LIMITS.rxRingSliceSlots & (NIC_LIMITS.rxRingSliceSlots - 1)) === 0, 'ring slice slots are a power of two (the slot is the offset\'s low bits)');
 assertLimit(NIC_LIMITS.txCopybreakBytes + WIRE_LIMITS.maxFrameHeaderBytes <= NIC_LIMITS.txStagingBytes, 'a small frame fits one transmit staging block');
-assertLimit(NIC_LIMITS.txWriteSplitFrames <= NIC_LIMITS.ackCoalesceRequests, 'a split write holds no more requests than one ACK covers');
+assertLimit(NIC_LIMITS.txWriteSplitFrames <= NIC_LIMITS.ackCoalesceRequests, 'a split write holds no more requests than the responder acknowledges at once (its request bound)');
 assertLimit(WIRE_LIMITS.helloBytes <= NIC_LIMITS.txStagingBytes, 'the HELLO fits one transmit staging block');
 assertLimit(ADDRESS_LIMITS.limit > ADDRESS_LIMITS.base, 'the address space is not empty');
 assertLimit(Math.ceil(ADAPTER_LIMITS.maxTransferBytes / 3) * 4 + 4096 <= ADAPTER_LIMITS.maxLineBytes, 'a full readMr/writeMr, base64-encoded, fits one protocol line');

@@ -14,7 +14,8 @@ const RNR_FOREVER = 7;
 const { txWriteSplitFrames: SPLIT_FRAMES, txWriteSplitBytes: SPLIT_BYTES } = NIC_LIMITS;
 
 /**
- * rxe's requester: turns posted send WQEs into frames, one writev per doorbell, and retires them
+ * rxe's requester: turns posted send WQEs into frames, one writev per doorbell (a doorbell of
+ * many large frames in parts: NIC_LIMITS.txWriteSplitFrames), and retires them
  * on ACK, NAK or response. TCP never loses bytes, so nothing is retransmitted on timeout:
  * `timeout` × (`retry_cnt` + 1) without progress ends the QP with RETRY_EXC_ERR. An RNR NAK or a
  * PSN sequence NAK rewinds to the NAKed WQE and sends it and everything after it again
@@ -42,8 +43,9 @@ export class Requester {
   /**
    * Sends every queued WQE the state, FENCE and the READ/atomic credits allow, as one batch: at
    * once for a doorbell; at the end of the I/O phase when progress read from the peer freed room
-   * (`soon`), so the refills that a burst of ACKs and responses makes share one writev. A batch
-   * of many large frames is written in parts (NIC_LIMITS.txWriteSplitFrames).
+   * (`soon`), so the refills that a burst of ACKs and responses makes share one writev. A
+   * doorbell of many large frames is written in parts (NIC_LIMITS.txWriteSplitFrames); a refill is
+   * not: it leaves at the end of the I/O phase, never while a read is being handled.
    */
   pump(soon = false): void {
     const { qp, path } = this;
@@ -64,7 +66,7 @@ export class Requester {
       this.transmit(wqe);
       sent++;
       if (!isReadOrAtomic(wqe.opcode)) unwrittenPayload += wqe.length;
-      if (++unwrittenFrames >= SPLIT_FRAMES && unwrittenPayload >= SPLIT_BYTES) {
+      if (++unwrittenFrames >= SPLIT_FRAMES && unwrittenPayload >= SPLIT_BYTES && !soon) {
         path.tx?.flush();
         unwrittenFrames = unwrittenPayload = 0;
       }

@@ -28,7 +28,13 @@ export interface PerfRow {
   readonly server: SideCost;
 }
 
-interface Hello { type: 'hello'; test: string; sizes: number[]; iters: number; durationSeconds: number; warmupIters: number; address: PeerAddress }
+/**
+ * The control exchange's version: 2 since a bandwidth warm-up ends each of its parts with a
+ * round trip (warmupParts); a side of another version is refused at the hello, by name.
+ */
+const PERF_PROTOCOL = 2;
+
+export interface Hello { type: 'hello'; protocol: number; test: string; sizes: number[]; iters: number; durationSeconds: number; warmupIters: number; address: PeerAddress }
 interface Done { type: 'done'; row?: Omit<PerfRow, 'server'>; cost?: SideCost }
 /** The client's bandwidth warm-up is over (every warm-up WR complete); the server's echo: counters sampled. */
 interface Measure { type: 'measure' }
@@ -49,7 +55,7 @@ export async function runPerf(requested: PerfOptions, io: PerfIo): Promise<PerfR
   try {
     const connections = await openConnections(options.host, options.port, io.onListening);
     control = connections.control;
-    const mine: Hello = { type: 'hello', test: options.test, sizes: [...options.sizes], iters: options.iters, durationSeconds: options.durationSeconds, warmupIters: options.warmupIters, address: endpoint.address };
+    const mine: Hello = { type: 'hello', protocol: PERF_PROTOCOL, test: options.test, sizes: [...options.sizes], iters: options.iters, durationSeconds: options.durationSeconds, warmupIters: options.warmupIters, address: endpoint.address };
     control.send(mine);
     const theirs = await control.expect<Hello>('hello');
     refuseMismatch(mine, theirs);
@@ -90,7 +96,10 @@ async function idleUntil<T>(endpoint: PerfEndpoint, promise: Promise<T>): Promis
   return watched;
 }
 
-function refuseMismatch(mine: Hello, theirs: Hello): void {
+export function refuseMismatch(mine: Hello, theirs: Hello): void {
+  if (theirs.protocol !== mine.protocol) {
+    throw new Error(`the peer runs another version of tcpverbs perf (control protocol ${theirs.protocol ?? 1}, this side ${mine.protocol}): run the same tcpverbs on both sides`);
+  }
   const describe = (h: Hello) => `${h.test} with sizes ${h.sizes.length === 1 ? h.sizes[0] : `${h.sizes[0]}..${h.sizes.at(-1)}`}, ${h.durationSeconds > 0 ? `-D ${h.durationSeconds}` : `-n ${h.iters}`}, --warmup ${h.warmupIters}`;
   if (mine.test !== theirs.test || mine.sizes.join() !== theirs.sizes.join() || mine.iters !== theirs.iters || mine.durationSeconds !== theirs.durationSeconds || mine.warmupIters !== theirs.warmupIters) {
     throw new Error(`the two sides disagree: this side runs ${describe(mine)}, the peer ${describe(theirs)}; give both the same test and -s/-a/-n/-D/--warmup`);
