@@ -217,7 +217,7 @@ function rawRcRecv(): void {
   let measuring = warmup === 0;
   let remainderDue = false;
   spin();
-  const acknowledge = (socket: net.Socket, through: number) => {
+  const acknowledge = (through: number) => {
     ackedThrough = through;
     const ack = Buffer.alloc(ACK_BYTES);
     ack.writeUInt32BE(through, 0);
@@ -225,18 +225,18 @@ function rawRcRecv(): void {
   };
   // As tcpverbs' responder: an ACK (its own write) at every ackEvery-th message, even several in
   // one read, and one for the rest at the end of the I/O phase (its flushSoon).
-  const socket = net.connect({ port: args.port!, host: '127.0.0.1', onread: { buffer: Buffer.alloc(Math.max(65536, args.size * args.window)), callback(this: net.Socket, n: number) {
+  const socket = net.connect({ port: args.port!, host: '127.0.0.1', onread: { buffer: Buffer.alloc(Math.max(65536, args.size * args.window)), callback(n: number) {
     reads++;
     bytes += n;
     const messages = Math.floor(bytes / args.size);
     if (!measuring && messages >= warmup) { measuring = true; startCpu(); reads = 0; }
-    while (messages - ackedThrough >= ackEvery) acknowledge(this, ackedThrough + ackEvery);
+    while (messages - ackedThrough >= ackEvery) acknowledge(ackedThrough + ackEvery);
     if (messages > ackedThrough && !remainderDue) {
       remainderDue = true;
       setImmediate(() => {
         remainderDue = false;
         const read = Math.floor(bytes / args.size);
-        if (read > ackedThrough) acknowledge(socket, read);
+        if (read > ackedThrough) acknowledge(read);
       });
     }
     return true;

@@ -65,8 +65,9 @@ export class Requester {
       }
       this.transmit(wqe);
       sent++;
+      if (soon) continue; // a refill is written whole, at the end of the I/O phase
       if (!isReadOrAtomic(wqe.opcode)) unwrittenPayload += wqe.length;
-      if (++unwrittenFrames >= SPLIT_FRAMES && unwrittenPayload >= SPLIT_BYTES && !soon) {
+      if (++unwrittenFrames >= SPLIT_FRAMES && unwrittenPayload >= SPLIT_BYTES) {
         path.tx?.flush();
         unwrittenFrames = unwrittenPayload = 0;
       }

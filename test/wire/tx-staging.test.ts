@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TxStaging } from '../../src/nic/tx-staging.js';
 import { NIC_LIMITS } from '../../src/abi/limits.js';
 import { TxBatch, type TxCounters } from '../../src/nic/tx-batch.js';
-import { decodeHeader, headerBytesForCode } from '../../src/wire/frame.js';
+import { HEADER_BYTES, decodeHeader, headerBytesForCode } from '../../src/wire/frame.js';
 import type { Scheduler, Transport } from '../../src/transport/types.js';
 
 /** Found by a hostile-input review: a block the batch being built points into was reused. */
@@ -61,7 +61,7 @@ describe('Tx staging: no byte a batch points at is handed out again before it is
     let pending: (() => void) | null = null;
     const allocatedAfter: number[] = [];
     for (let round = 0; round < 50; round++) {
-      for (let frame = 0; frame < 64; frame++) staging.reserve(12 + 4096, take);
+      for (let frame = 0; frame < 64; frame++) staging.reserve(HEADER_BYTES.SEND + 4096, take);
       staging.takeRun(take);
       const release = staging.seal();
       pending?.();
