@@ -19,9 +19,11 @@ export class Completer {
     for (let wqe = qp.sq.shiftDone(); wqe !== undefined; wqe = qp.sq.shiftDone()) {
       const status = wqe.status ?? 'GENERAL_ERR';
       const generate = status !== 'SUCCESS' || wqe.signaled || qp.init.sqSigAll;
+      // Read before storeSend calls out (an observer, a CQ event): a post from there may refill the slot.
+      const { wrId, errorCause } = wqe;
       this.storeSend(wqe, status, generate);
       if (status !== 'SUCCESS' && status !== 'WR_FLUSH_ERR' && qp.state !== 'ERR') {
-        qp.fail(wqe.errorCause ?? { kind: 'LOCAL_ERROR', fault: 'fatal', reason: `send WR ${wqe.wrId} completed with ${status}` });
+        qp.fail(errorCause ?? { kind: 'LOCAL_ERROR', fault: 'fatal', reason: `send WR ${wrId} completed with ${status}` });
         return;
       }
     }
@@ -57,12 +59,12 @@ export class Completer {
 
   private storeSend(wqe: SendWqe, status: WcStatus, generate: boolean): void {
     const { qp } = this;
-    qp.services.observer?.completion?.(qp.qpNum, 'send', wqe.wrId, status, generate);
-    if (!generate) return;
-    this.store(qp.init.sendCq, {
-      wrId: wqe.wrId, status, opcode: SEND_WC_OPCODE[wqe.opcode], byteLen: status === 'SUCCESS' ? wqe.length : 0,
-      qpNum: qp.qpNum, wcFlags: 0, vendorErr: 0,
-    }, false);
+    // The WC is built before the observer runs: a post from the observer may refill the WQE's slot.
+    const wc: WorkCompletion | null = generate
+      ? { wrId: wqe.wrId, status, opcode: SEND_WC_OPCODE[wqe.opcode], byteLen: status === 'SUCCESS' ? wqe.length : 0, qpNum: qp.qpNum, wcFlags: 0, vendorErr: 0 }
+      : null;
+    qp.services.observer?.completion?.(qp.qpNum, 'send', wc?.wrId ?? wqe.wrId, status, generate);
+    if (wc !== null) this.store(qp.init.sendCq, wc, false);
   }
 
   private store(cq: CqRing, wc: WorkCompletion, solicited: boolean): void {

@@ -13,7 +13,7 @@ import { NicQp, type NicServices } from './qp.js';
 import { RcPath } from './rc-path.js';
 import { forgetSglCache } from './sgl.js';
 import { StreamPath } from './stream-path.js';
-import { buildSendWqe } from './wqe-builder.js';
+import { fillSendWqe } from './wqe-builder.js';
 
 const TRANSPORT_COUNTERS: readonly (keyof TransportCounters)[] = ['writeBatches', 'readCallbacks', 'bytesWritten', 'bytesRead', 'bytesCopied'];
 
@@ -201,7 +201,7 @@ export class ReferenceDevice implements ProviderOps, NicServices {
 
   postSend(handle: QpHandle, wrs: readonly SendRequest[]): PostResult {
     const qp = this.qp(handle);
-    return qp.postSend(wrs, (request) => buildSendWqe(request, qp.init, this));
+    return qp.postSend(wrs, (request, wqe) => fillSendWqe(wqe, request, qp.init, this));
   }
 
   postRecv(handle: QpHandle, wrs: readonly RecvRequest[]): PostResult {

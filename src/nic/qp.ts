@@ -176,7 +176,7 @@ export class NicQp {
 
   // ---- post ------------------------------------------------------------------------------------
 
-  postSend(requests: readonly SendRequest[], build: (request: SendRequest) => SendWqe | string): PostResult {
+  postSend(requests: readonly SendRequest[], fill: (request: SendRequest, into: SendWqe) => string | null): PostResult {
     const state = this.current;
     const observer = this.services.observer;
     if (state === 'RESET' || state === 'INIT' || state === 'RTR') {
@@ -191,9 +191,10 @@ export class NicQp {
         error = { errno: 'ENOMEM', message: `the send queue is full: ${this.init.cap.maxSendWr} WRs outstanding (cap.maxSendWr)` };
         break;
       }
-      const wqe = build(request);
-      if (typeof wqe === 'string') {
-        error = { errno: 'EINVAL', message: `wr[${posted}]: ${wqe}` };
+      const wqe = this.sq.claim();
+      const refusal = fill(request, wqe);
+      if (refusal !== null) {
+        error = { errno: 'EINVAL', message: `wr[${posted}]: ${refusal}` };
         break;
       }
       this.sq.push(wqe);

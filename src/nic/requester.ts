@@ -167,14 +167,15 @@ export class Requester {
         const wqe = this.answeredWqe(header.psn, 'RDMA_READ');
         if (typeof wqe === 'string') return this.protocolError(wqe);
         if (header.payloadLength !== wqe.length) return this.protocolError(`READ response of ${header.payloadLength} bytes for a ${wqe.length}-byte READ`);
-        return { kind: 'place', segments: wqe.local ?? [], done: () => this.path.guard(() => this.retire(wqe)) };
+        const serial = wqe.serial;
+        return { kind: 'place', segments: wqe.local ?? [], done: () => this.path.guard(() => this.retire(wqe, serial)) };
       }
       case 'ATOMIC_RESPONSE': {
         const wqe = this.answeredWqe(header.psn, 'ATOMIC');
         if (typeof wqe === 'string') return this.protocolError(wqe);
         const destination = wqe.local?.[0];
         if (destination !== undefined) new DataView(destination.buffer, destination.byteOffset, 8).setBigUint64(0, header.original, true);
-        this.retire(wqe);
+        this.retire(wqe, wqe.serial);
         return DISCARD;
       }
       default:
@@ -214,8 +215,9 @@ export class Requester {
     this.qp.sq.finishThrough(psn);
   }
 
-  private retire(wqe: SendWqe): void {
-    if (wqe.phase !== 'inFlight') return;
+  /** A READ or atomic answered: `serial` is the post it answers (its slot may hold a later WR by now). */
+  private retire(wqe: SendWqe, serial: number): void {
+    if (wqe.phase !== 'inFlight' || wqe.serial !== serial) return;
     this.qp.sq.finish(wqe, 'SUCCESS');
     this.outstandingRdAtomic--;
     this.progress();

@@ -2,7 +2,7 @@ import type { QpErrorCause } from '../abi/observer.js';
 import type { WcStatus } from '../abi/types.js';
 import { psnDistance } from '../wire/frame.js';
 import { release } from './memory.js';
-import { isReadOrAtomic, type SendWqe } from './work-queues.js';
+import { blankSendWqe, isReadOrAtomic, type SendWqe } from './work-queues.js';
 import { ringSlot } from './ring-slot.js';
 
 /**
@@ -29,8 +29,11 @@ import { ringSlot } from './ring-slot.js';
 const after = (wqe: SendWqe, psn: number) => psnDistance(wqe.psn, psn) < 0;
 
 export class SendQueue {
-  /** A ring of `capacity` slots: WQE i (0 = the head) is at slots[ringSlot(head + i, capacity)]. */
-  private readonly slots: (SendWqe | undefined)[];
+  /**
+   * A ring of `capacity` slots: WQE i (0 = the head) is at slots[ringSlot(head + i, capacity)].
+   * Each slot keeps its WQE object after it completes, for the next post to refill (claim).
+   */
+  private readonly slots: SendWqe[];
   private head = 0;
   private count = 0;
   /** Index (from the head) of the first WQE not yet transmitted. */
@@ -42,7 +45,7 @@ export class SendQueue {
   private failed: SendWqe | null = null;
 
   constructor(readonly capacity: number) {
-    this.slots = new Array<SendWqe | undefined>(capacity);
+    this.slots = Array.from({ length: capacity }, blankSendWqe);
   }
 
   get length(): number {
@@ -62,6 +65,13 @@ export class SendQueue {
     return index < this.count ? this.slots[ringSlot(this.head + index, this.capacity)] : undefined;
   }
 
+  /** The free slot's WQE, for the post to fill and then push (or leave, if the WR is refused). */
+  claim(): SendWqe {
+    if (this.isFull) this.broken(`claim beyond the capacity of ${this.capacity}`);
+    return this.slots[ringSlot(this.head + this.count, this.capacity)]!;
+  }
+
+  /** Queues `wqe`: the claimed one, filled (or any other object, which then takes over the slot). */
   push(wqe: SendWqe): void {
     if (this.isFull) this.broken(`push beyond the capacity of ${this.capacity}`);
     if (wqe.phase !== 'queued' || wqe.psn !== -1) this.broken(`WQE ${wqe.wrId} pushed as ${wqe.phase}`);
@@ -162,7 +172,9 @@ export class SendQueue {
   shiftDone(): SendWqe | undefined {
     const head = this.at(0);
     if (head === undefined || head.phase !== 'done') return undefined;
-    this.slots[this.head] = undefined;
+    // The slot keeps the object for the next post; the memory it points at is let go now.
+    head.local = null;
+    head.inline = null;
     this.head = ringSlot(this.head + 1, this.capacity);
     this.count--;
     if (head === this.failed) {
@@ -184,11 +196,14 @@ export class SendQueue {
     return this.discardAll();
   }
 
-  /** RESET or destroy: everything vanishes without completion. */
+  /**
+   * RESET or destroy: everything vanishes without completion. The WQEs go to the caller, and their
+   * slots get new objects: a post made while the caller reads them (from a callback) cannot refill one.
+   */
   discardAll(): SendWqe[] {
     const all: SendWqe[] = [];
     for (let i = 0; i < this.count; i++) all.push(this.at(i)!);
-    this.slots.fill(undefined);
+    for (let i = 0; i < this.capacity; i++) this.slots[i] = blankSendWqe();
     this.head = 0;
     this.count = 0;
     for (const wqe of all) this.unpin(wqe);

@@ -146,8 +146,12 @@ export class StreamPath implements DataPath {
       chunks.push(...views);
       batch.push(wqe);
     }
+    // Each WQE with the post it was sent for: its slot may hold a later WR once it is done.
+    const serials = batch.map((wqe) => wqe.serial);
     const complete = () => this.guard(() => {
-      for (const wqe of batch) if (wqe.phase === 'inFlight') qp.sq.finish(wqe, 'SUCCESS');
+      batch.forEach((wqe, i) => {
+        if (wqe.phase === 'inFlight' && wqe.serial === serials[i]) qp.sq.finish(wqe, 'SUCCESS');
+      });
       qp.completer.completeSends();
     });
     qp.services.counters.bytesSent += chunks.reduce((sum, c) => sum + c.byteLength, 0);

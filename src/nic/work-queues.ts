@@ -2,21 +2,28 @@ import type { QpErrorCause } from '../abi/observer.js';
 import type { Sge, WcOpcode, WcStatus, WrOpcode } from '../abi/types.js';
 import type { Registration } from './memory.js';
 
-/** A send work queue element as the NIC keeps it from post to completion. */
+/**
+ * A send work queue element as the NIC keeps it from post to completion. The send queue owns one
+ * per slot for the QP's life and each post refills the slot's (no allocation per WR, as a NIC's
+ * WQE ring): the request fields are written by fillSendWqe only, the rest by the SendQueue.
+ * `serial` tells one use of the object from the next, for anything that waits on a WQE.
+ */
 export interface SendWqe {
-  readonly wrId: bigint;
-  readonly opcode: WrOpcode;
-  readonly signaled: boolean;
-  readonly solicited: boolean;
-  readonly fence: boolean;
-  readonly sgList: readonly Sge[];
+  /** Counts the posts into this object: a callback holding a WQE checks it still means the same WR. */
+  serial: number;
+  wrId: bigint;
+  opcode: WrOpcode;
+  signaled: boolean;
+  solicited: boolean;
+  fence: boolean;
+  sgList: readonly Sge[];
   /** Inline data, copied at post time as libibverbs does; the SGEs are free once posted. */
-  readonly inline: Uint8Array | null;
+  inline: Uint8Array | null;
   /** Total bytes: SEND/WRITE payload, READ length, 8 for atomics. */
-  readonly length: number;
-  readonly immData: number | undefined;
-  readonly remote: { readonly addr: number; readonly rkey: number } | null;
-  readonly atomic: { readonly compareAdd: bigint; readonly swap: bigint } | null;
+  length: number;
+  immData: number | undefined;
+  remote: { readonly addr: number; readonly rkey: number } | null;
+  atomic: { readonly compareAdd: bigint; readonly swap: bigint } | null;
   /** Changed by the SendQueue only. */
   phase: 'queued' | 'inFlight' | 'done';
   /** PSN of the frame that carries it; -1 until first sent. */
@@ -31,6 +38,14 @@ export interface SendWqe {
   /** The regions `local` lies in, pinned until the WQE is done (released by the SendQueue). */
   pinned: readonly Registration[] | null;
 }
+
+const NO_SGES: readonly Sge[] = [];
+
+/** A slot's WQE before its first post (every field of the shape, so V8 keeps one map for all). */
+export const blankSendWqe = (): SendWqe => ({
+  serial: 0, wrId: 0n, opcode: 'SEND', signaled: false, solicited: false, fence: false, sgList: NO_SGES, inline: null, length: 0,
+  immData: undefined, remote: null, atomic: null, phase: 'done', psn: -1, status: null, errorCause: null, rnrRetriesLeft: 0, local: null, pinned: null,
+});
 
 export interface RecvWqe {
   readonly wrId: bigint;

@@ -3,11 +3,12 @@ import type { NicServices, QpInit } from './qp.js';
 import type { SendWqe } from './work-queues.js';
 
 /**
- * A posted send WR becomes a WQE. Inline data is copied now, as libibverbs providers do (the
- * SGEs' memory is the caller's again when post returns); everything else is resolved when the
- * WQE executes. Returns why the WR is refused (EINVAL) instead of a WQE.
+ * A posted send WR fills the send queue's next WQE (`wqe`, from SendQueue.claim). Inline data is
+ * copied now, as libibverbs providers do (the SGEs' memory is the caller's again when post
+ * returns); everything else is resolved when the WQE executes. Returns why the WR is refused
+ * (EINVAL), or null; a refused WR leaves `wqe` unposted, to be filled again by the next post.
  */
-export function buildSendWqe(request: SendRequest, init: QpInit, services: NicServices): SendWqe | string {
+export function fillSendWqe(wqe: SendWqe, request: SendRequest, init: QpInit, services: NicServices): string | null {
   let inline: Uint8Array | null = null;
   if (request.inline) {
     inline = new Uint8Array(request.totalLength);
@@ -21,11 +22,24 @@ export function buildSendWqe(request: SendRequest, init: QpInit, services: NicSe
     }
     services.counters.txPayloadBytesCopied += request.totalLength;
   }
-  const isAtomic = request.atomic !== null;
-  return {
-    wrId: request.wrId, opcode: request.opcode, signaled: request.signaled || init.sqSigAll, solicited: request.solicited,
-    fence: request.fence, sgList: request.sgList, inline, length: isAtomic ? 8 : request.totalLength, immData: request.immData,
-    remote: request.remote, atomic: request.atomic,
-    phase: 'queued', psn: -1, status: null, errorCause: null, rnrRetriesLeft: 0, local: null, pinned: null,
-  };
+  wqe.serial++;
+  wqe.wrId = request.wrId;
+  wqe.opcode = request.opcode;
+  wqe.signaled = request.signaled || init.sqSigAll;
+  wqe.solicited = request.solicited;
+  wqe.fence = request.fence;
+  wqe.sgList = request.sgList;
+  wqe.inline = inline;
+  wqe.length = request.atomic !== null ? 8 : request.totalLength;
+  wqe.immData = request.immData;
+  wqe.remote = request.remote;
+  wqe.atomic = request.atomic;
+  wqe.phase = 'queued';
+  wqe.psn = -1;
+  wqe.status = null;
+  wqe.errorCause = null;
+  wqe.rnrRetriesLeft = 0;
+  wqe.local = null;
+  wqe.pinned = null;
+  return null;
 }

@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SendQueue } from '../../src/nic/send-queue.js';
-import type { SendWqe } from '../../src/nic/work-queues.js';
+import { blankSendWqe, type SendWqe } from '../../src/nic/work-queues.js';
 
-const wqe = (id: number): SendWqe => ({
-  wrId: BigInt(id), opcode: 'SEND', signaled: true, solicited: false, fence: false, sgList: [], inline: null, length: 0,
-  immData: undefined, remote: null, atomic: null, phase: 'queued', psn: -1, status: null, errorCause: null, rnrRetriesLeft: 0, local: null, pinned: null,
-});
+const wqe = (id: number): SendWqe => ({ ...blankSendWqe(), wrId: BigInt(id), signaled: true, phase: 'queued' });
 
 /** A ring of 4 whose head was moved to slot 3 by three WQEs posted, sent, acknowledged and completed. */
 function ringAtSlot3(): SendQueue {
@@ -127,5 +124,49 @@ describe('readOrAtomicThrough: the in-flight READ or atomic an ACK must not cove
     expect(sq.readOrAtomicThrough(0xffffff)).toBeUndefined();
     sq.markSent(r4, 14);
     expect(sq.readOrAtomicThrough(14)).toBe(r4);
+  });
+});
+
+describe('SendQueue slots: one WQE object per slot, refilled by each post', () => {
+  const post = (sq: SendQueue, id: number): SendWqe => {
+    const w = sq.claim();
+    Object.assign(w, { serial: w.serial + 1, wrId: BigInt(id), phase: 'queued', psn: -1, status: null, local: [new Uint8Array(4)] });
+    sq.push(w);
+    return w;
+  };
+  const complete = (sq: SendQueue, w: SendWqe, psn: number): SendWqe | undefined => {
+    sq.markSent(w, psn);
+    sq.finish(w, 'SUCCESS');
+    return sq.shiftDone();
+  };
+
+  it('gives the same object back to the post that reuses its slot, with the memory it pointed at let go', () => {
+    const sq = new SendQueue(2);
+    const first = post(sq, 1);
+    expect(complete(sq, first, 0)).toBe(first);
+    expect(first.local).toBeNull();
+    post(sq, 2);
+    const third = post(sq, 3);
+    expect(third).toBe(first);
+    expect(third.serial).toBe(2);
+    expect(third.wrId).toBe(3n);
+  });
+
+  it('refuses a claim when every slot is taken', () => {
+    const sq = new SendQueue(1);
+    post(sq, 1);
+    expect(() => sq.claim()).toThrow('SendQueue invariant: claim beyond the capacity of 1');
+  });
+
+  it('hands discarded WQEs to the caller and gives their slots new objects', () => {
+    const sq = new SendQueue(2);
+    const a = post(sq, 1);
+    const b = post(sq, 2);
+    const discarded = sq.discardAll();
+    expect(discarded).toEqual([a, b]);
+    const next = post(sq, 3);
+    expect(next).not.toBe(a);
+    expect(next).not.toBe(b);
+    expect(discarded.map((w) => w.wrId)).toEqual([1n, 2n]);
   });
 });
