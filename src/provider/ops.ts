@@ -151,6 +151,7 @@ export interface ProviderOps {
   queryQp(qp: QpHandle): QpQueryAttr;
   destroyQp(qp: QpHandle): void;
 
+  /** Reads `wrs` while it runs and keeps none of them (the verbs layer refills them for its next post). */
   postSend(qp: QpHandle, wrs: readonly SendRequest[]): PostResult;
   postRecv(qp: QpHandle, wrs: readonly RecvRequest[]): PostResult;
 

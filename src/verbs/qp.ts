@@ -8,7 +8,7 @@ import type { PostResult, ProviderOps, QpHandle, QpModifyAttr, RecvRequest, Send
 import type { Transport } from '../transport/types.js';
 import { modifyRejection } from './modify-rules.js';
 import { describe, requireFlags, requireInt, requireOneOf } from './validate.js';
-import { checkRecvWr, checkSendWr, holeError, wrList } from './work-requests.js';
+import { blankSendRequest, checkRecvWr, checkSendWr, holeError, wrList, type SendRequestSlot } from './work-requests.js';
 
 const QP_STATES: readonly QpState[] = ['RESET', 'INIT', 'RTR', 'RTS', 'SQD', 'SQE', 'ERR'];
 const PATH_MTUS = [256, 512, 1024, 2048, 4096] as const;
@@ -67,6 +67,12 @@ const APPLIED: readonly [number, keyof QpAttr, keyof QpModifyAttr][] = [
  */
 export class QueuePair {
   private destroyed = false;
+  /**
+   * One request object per WR index of a post, refilled by every post: the provider reads requests
+   * while postSend runs and keeps none (as ibv_post_send). Up to maxSendWr of them: the longest
+   * post the send queue can take; the WRs of a longer list get their own.
+   */
+  private readonly sendRequests: SendRequestSlot[] = [];
 
   constructor(
     readonly qpNum: number,
@@ -201,7 +207,8 @@ export class QueuePair {
   postSend(wrs: SendWr | readonly SendWr[]): void {
     const provider = this.live();
     const { list, hole } = wrList(wrs);
-    this.post(list, hole, (wr, index) => checkSendWr(wr, index, this.qpType, this.cap), (requests) => provider.postSend(this.deps.handle, requests));
+    const slots = this.sendRequests;
+    this.post(list, hole, (wr, index) => checkSendWr(wr, index, this.qpType, this.cap, index < this.cap.maxSendWr ? (slots[index] ??= blankSendRequest()) : blankSendRequest()), (requests) => provider.postSend(this.deps.handle, requests));
   }
 
   /** ibv_post_recv, with postSend's rules. */

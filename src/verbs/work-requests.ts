@@ -101,7 +101,14 @@ function isOpcode(value: unknown): value is WrOpcode {
 }
 
 /** ibv_post_send's checks of one WR's shape, as libibverbs and the kernel make them (EINVAL, badWr = index). */
-export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: Readonly<QpCap>): SendRequest {
+export type SendRequestSlot = { -readonly [K in keyof SendRequest]: SendRequest[K] };
+
+/** A request slot before its first use (every field of the shape). */
+export const blankSendRequest = (): SendRequestSlot => ({
+  wrId: 0n, opcode: 'SEND', signaled: false, solicited: false, fence: false, inline: false, sgList: NO_SGES, totalLength: 0, immData: undefined, remote: null, atomic: null,
+});
+
+export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: Readonly<QpCap>, into: SendRequestSlot): SendRequest {
   if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
   // Each field read once (getters, proxies), into locals: what is checked is what is posted. A
   // field is read as any property is, own or inherited (a class's getters): the nested rdma and
@@ -140,10 +147,18 @@ export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: R
     };
     if (sgList.length !== 1 || sgList[0]!.length !== 8) throw einval(`${at(index)}: an atomic needs exactly one 8-byte SGE for the original value`, index);
   }
-  return {
-    wrId, opcode, signaled: (flags & SendFlags.SIGNALED) !== 0, solicited: (flags & SendFlags.SOLICITED) !== 0,
-    fence: (flags & SendFlags.FENCE) !== 0, inline, sgList, totalLength, immData, remote, atomic,
-  };
+  into.wrId = wrId;
+  into.opcode = opcode;
+  into.signaled = (flags & SendFlags.SIGNALED) !== 0;
+  into.solicited = (flags & SendFlags.SOLICITED) !== 0;
+  into.fence = (flags & SendFlags.FENCE) !== 0;
+  into.inline = inline;
+  into.sgList = sgList;
+  into.totalLength = totalLength;
+  into.immData = immData;
+  into.remote = remote;
+  into.atomic = atomic;
+  return into;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { SendFlags } from '../../src/index.js';
+import { SendFlags, WcFlags } from '../../src/index.js';
 import { NIC_LIMITS } from '../../src/abi/limits.js';
 import { HEADER_BYTES } from '../../src/wire/frame.js';
 import { takeSocket } from '../../src/transport/socket-transport.js';
@@ -137,6 +137,35 @@ describe('zero copy and batching (DESIGN.md §5)', () => {
       b.qp.postRecv({ wrId: 99n, sgList: [sge(b, 8192, 64)] });
       a.qp.postSend({ wrId: 99n, opcode: 'SEND', sendFlags: SendFlags.SIGNALED, sgList: [sge(a, 0, 64)] });
       expect(await pollUntil(b.cq, 1)).toMatchObject([{ wrId: 99n, status: 'SUCCESS', byteLen: 64 }]);
+      a.monitor.assertAgreement();
+      b.monitor.assertAgreement();
+    } finally {
+      close();
+    }
+  });
+
+  it('each post refills the request objects of the one before: nothing of an earlier WR (immediate data, remote address, flags) carries over to a later one at the same index', async () => {
+    const { a, b, close } = await recordedPair();
+    try {
+      for (let i = 0; i < 8; i++) b.qp.postRecv({ wrId: BigInt(100 + i), sgList: [sge(b, i * 64, 64)] });
+      const remote = { remoteAddr: b.mr.addr + 4096, rkey: b.mr.rkey };
+      a.mr.buffer.fill(0x5a, 0, 64);
+      // Index 0: SEND_WITH_IMM, then a plain SEND; index 1: RDMA_WRITE, then a SEND.
+      a.qp.postSend([
+        { wrId: 1n, opcode: 'SEND_WITH_IMM', sendFlags: SendFlags.SIGNALED, sgList: [sge(a, 0, 16)], immData: 7 },
+        { wrId: 2n, opcode: 'RDMA_WRITE', sendFlags: SendFlags.SIGNALED, sgList: [sge(a, 0, 64)], rdma: remote },
+      ]);
+      expect((await pollUntil(a.cq, 2)).map((wc) => [wc.wrId, wc.status, wc.opcode])).toEqual([[1n, 'SUCCESS', 'SEND'], [2n, 'SUCCESS', 'RDMA_WRITE']]);
+      a.qp.postSend([
+        { wrId: 3n, opcode: 'SEND', sendFlags: SendFlags.SIGNALED, sgList: [sge(a, 0, 32)] },
+        { wrId: 4n, opcode: 'SEND', sendFlags: 0, sgList: [sge(a, 0, 48)] },
+        { wrId: 5n, opcode: 'SEND', sendFlags: SendFlags.SIGNALED, sgList: [] },
+      ]);
+      // Unsignaled WR 4 yields no WC of its own; WR 5's covers it.
+      expect((await pollUntil(a.cq, 2)).map((wc) => [wc.wrId, wc.status, wc.byteLen])).toEqual([[3n, 'SUCCESS', 32], [5n, 'SUCCESS', 0]]);
+      const received = await pollUntil(b.cq, 4);
+      expect(received.map((wc) => [wc.wrId, wc.byteLen, wc.immData, wc.wcFlags])).toEqual([[100n, 16, 7, WcFlags.WITH_IMM], [101n, 32, undefined, 0], [102n, 48, undefined, 0], [103n, 0, undefined, 0]]);
+      expect(b.mr.buffer[4096 + 63]).toBe(0x5a);
       a.monitor.assertAgreement();
       b.monitor.assertAgreement();
     } finally {
