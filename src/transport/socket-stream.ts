@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { handleOf, internalsOf, type TcpHandle, type WrapOptions } from './node-internals.js';
+import { writeBatch } from './socket-write.js';
 import type { Transport, TransportCloseReason, TransportCounters, TransportSink } from './types.js';
 
 const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
@@ -15,9 +16,8 @@ const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
  * the socket's libuv TCP handle into a new `net.Socket({ handle, onread })` — the same
  * constructor call net.Server makes for every accepted connection (see docs/transport.md).
  *
- * Tx: one `writev()` batch = cork, write each chunk (Uint8Array views, never copied), uncork, so
- * Node takes its `_writev` path and libuv issues one writev(2) with one iovec per chunk; a batch
- * of one chunk is one plain write, which libuv issues as one write(2).
+ * Tx: one `writev()` batch is one writev(2) with one iovec per chunk (Uint8Array views, never
+ * copied), or one write(2) for a single chunk: see socket-write.ts.
  */
 
 /**
@@ -294,30 +294,14 @@ export class SocketTransport implements Transport {
   }
 
   private submit(batch: Batch): void {
-    const socket = this.socket!;
-    const last = batch.chunks.length - 1;
-    if (last === 0) {
-      // One chunk (a run of small frames) is one write(2) without the cork: Node's corked path
-      // buffers it and builds a writev of one (~1.5 µs of JavaScript per batch on the send path).
-      socket.write(batch.chunks[0]!, (error?: Error | null) => this.flushed(batch.id, error));
-      return;
-    }
-    // Corked writes are buffered and handed to _writev together at uncork(): one writev(2).
-    socket.cork();
-    try {
-      batch.chunks.forEach((chunk, i) => {
-        // Node wraps a non-Buffer Uint8Array in a Buffer view of the same memory (no copy). The
-        // last chunk's callback runs after the whole batch is in the kernel; on failure it gets
-        // an error, and 'error' → onClose reports it instead of onWritten.
-        socket.write(chunk, i === last ? (error?: Error | null) => this.flushed(batch.id, error) : undefined);
-      });
-    } finally {
-      socket.uncork();
-    }
+    const id = batch.id;
+    writeBatch(this.socket!, batch.chunks, () => this.flushed(id), (error) => {
+      if (this.reason === null) this.onSocketError(error);
+    });
   }
 
-  private flushed(id: number, error: Error | null | undefined): void {
-    if (error || this.reason !== null) return;
+  private flushed(id: number): void {
+    if (this.reason !== null) return;
     const batch = this.unflushed.shift();
     if (batch?.id !== id) {
       this.fail(`transport invariant: batch ${id} flushed, expected ${batch?.id ?? 'none'}`);

@@ -1,0 +1,77 @@
+import type net from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import { directWrites, handleOf, type DirectWrites, type TcpHandle } from './node-internals.js';
+
+/**
+ * One batch of chunks to the kernel as one writev(2), or one write(2) for a single chunk. The
+ * chunks are Uint8Array views, never copied. `onWritten` runs once the batch is in the kernel,
+ * never inside this call; a failed write reaches `onWriteError` (straight to the handle) or the
+ * socket's 'error' event (through its Writable), as an error whose syscall is 'write'.
+ * Every batch of a socket takes the same path, so batches stay in order (`binding` is the
+ * process's; null, for the tests, takes the Writable).
+ */
+export function writeBatch(socket: net.Socket, chunks: readonly Uint8Array[], onWritten: () => void, onWriteError: (error: Error) => void, binding: DirectWrites | null = directWrites): void {
+  const handle = handleOf(socket);
+  if (binding !== null && handle?.writeBuffer !== undefined && handle.writev !== undefined) writeToHandle(binding, handle, chunks, onWritten, onWriteError);
+  else writeThroughSocket(socket, chunks, onWritten);
+}
+
+/**
+ * Straight to the TCP handle, as net.Socket's own _write does underneath its Writable: libuv
+ * queues the write behind any still pending, and socket.end()'s shutdown waits for that queue.
+ */
+function writeToHandle(binding: DirectWrites, handle: TcpHandle, chunks: readonly Uint8Array[], onWritten: () => void, onWriteError: (error: Error) => void): void {
+  const req = new binding.WriteWrap();
+  req.handle = handle;
+  req.buffer = chunks;
+  req.async = false;
+  req.oncomplete = (status: number) => {
+    req.buffer = null;
+    if (status < 0) onWriteError(writeError(status));
+    else onWritten();
+  };
+  const status = chunks.length === 1 ? handle.writeBuffer!(req, chunks[0]!) : handle.writev!(req, chunks, true);
+  if (status < 0) {
+    process.nextTick(() => onWriteError(writeError(status)));
+    return;
+  }
+  req.async = binding.streamBaseState[binding.kLastWriteWasAsync] !== 0;
+  // Written at once: onWritten still runs after this call returns, as it does for a pending write.
+  if (!req.async) queueMicrotask(onWritten);
+}
+
+function writeError(status: number): Error {
+  let name: string;
+  try {
+    name = getSystemErrorName(status);
+  } catch {
+    name = `errno ${status}`;
+  }
+  return Object.assign(new Error(`write ${name}`), { errno: status, code: name, syscall: 'write' });
+}
+
+/** Through the socket's Writable, where the binding is not offered. */
+function writeThroughSocket(socket: net.Socket, chunks: readonly Uint8Array[], onWritten: () => void): void {
+  const last = chunks.length - 1;
+  const done = (error?: Error | null): void => {
+    if (!error) onWritten();
+  };
+  if (last === 0) {
+    // One chunk (a run of small frames) is one write(2) without the cork: Node's corked path
+    // buffers it and builds a writev of one (~1.5 µs of JavaScript per batch on the send path).
+    socket.write(chunks[0]!, done);
+    return;
+  }
+  // Corked writes are buffered and handed to _writev together at uncork(): one writev(2).
+  socket.cork();
+  try {
+    chunks.forEach((chunk, i) => {
+      // Node wraps a non-Buffer Uint8Array in a Buffer view of the same memory (no copy). The
+      // last chunk's callback runs after the whole batch is in the kernel; on failure it gets
+      // an error, and 'error' → onClose reports it instead of onWritten.
+      socket.write(chunk, i === last ? done : undefined);
+    });
+  } finally {
+    socket.uncork();
+  }
+}

@@ -1,0 +1,83 @@
+import net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { directWrites, handleOf, internalsOf } from '../../src/transport/node-internals.js';
+import { writeBatch } from '../../src/transport/socket-write.js';
+import { socketPair } from '../support/verbs-harness.js';
+
+/** Batches of one and of three chunks, each byte numbered by its position in the stream. */
+function batches(count: number): Uint8Array[][] {
+  let at = 0;
+  const chunk = (length: number) => Uint8Array.from({ length }, () => at++ & 0xff);
+  return Array.from({ length: count }, (_, i) => (i % 2 === 0 ? [chunk(100)] : [chunk(7), chunk(3000), chunk(1)]));
+}
+
+const received = (socket: net.Socket, bytes: number): Promise<Buffer> => new Promise((resolve) => {
+  const parts: Buffer[] = [];
+  let total = 0;
+  socket.on('data', (data: Buffer) => {
+    parts.push(data);
+    total += data.length;
+    if (total >= bytes) resolve(Buffer.concat(parts));
+  });
+});
+
+describe.each([
+  ['straight to the TCP handle', directWrites],
+  ['through the socket (no stream binding)', null],
+])('writeBatch %s', (_, binding) => {
+  it('delivers every batch in order, byte for byte, and says each is written after the call returns, in order', async () => {
+    expect(directWrites, 'Node 20 offers the stream binding').not.toBeNull();
+    const [client, server, stop] = await socketPair();
+    try {
+      const all = batches(400);
+      const bytes = all.flat().reduce((sum, c) => sum + c.byteLength, 0);
+      const arrived = received(server, bytes);
+      const written: number[] = [];
+      let inCall = false;
+      let calledInside = false;
+      all.forEach((chunks, i) => {
+        inCall = true;
+        writeBatch(client, chunks, () => { calledInside ||= inCall; written.push(i); }, (error) => { throw error; }, binding);
+        inCall = false;
+      });
+      const data = await arrived;
+      expect(data.length).toBe(bytes);
+      expect(data.every((b, i) => b === (i & 0xff))).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(written).toEqual(all.map((_c, i) => i));
+      expect(calledInside).toBe(false);
+    } finally {
+      client.destroy();
+      server.destroy();
+      stop();
+    }
+  });
+
+  it('reports a write to a peer that reset as an error of syscall write, never as written', async () => {
+    const [client, server, stop] = await socketPair();
+    const errors: Error[] = [];
+    client.on('error', (error) => errors.push(error));
+    // As the transport keeps it, a failed write leaves the socket up; not reading, the client
+    // meets the reset on its next write instead of a read.
+    internalsOf(client)._readableState.autoDestroy = false;
+    internalsOf(client)._writableState.autoDestroy = false;
+    handleOf(client)!.readStop();
+    try {
+      server.resetAndDestroy();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The socket may also report the reset on its read side ('error', syscall read).
+      const writeErrors = () => errors.filter((error) => (error as NodeJS.ErrnoException).syscall === 'write');
+      let writtenAfterError = 0;
+      for (let i = 0; i < 50 && writeErrors().length === 0; i++) {
+        writeBatch(client, [new Uint8Array(65536)], () => { if (writeErrors().length > 0) writtenAfterError++; }, (error) => errors.push(error), binding);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(writeErrors().length).toBeGreaterThan(0);
+      expect(['EPIPE', 'ECONNRESET']).toContain((writeErrors()[0] as NodeJS.ErrnoException).code);
+      expect(writtenAfterError).toBe(0);
+    } finally {
+      client.destroy();
+      stop();
+    }
+  });
+});
