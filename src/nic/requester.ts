@@ -298,8 +298,10 @@ export class Requester {
   // ---- timers ---------------------------------------------------------------------------------------
 
   private armAckTimer(): void {
+    // Asked at every doorbell: the timeout (a power of two) is worked out only when none is armed.
+    if (this.ackTimer !== null) return;
     const ms = ackTimeoutMs(this.qp.attrs.timeout);
-    if (this.ackTimer !== null || !Number.isFinite(ms)) return;
+    if (!Number.isFinite(ms)) return;
     this.progressSinceArm = false;
     this.ackTimer = this.qp.services.clock.setTimer(ms, () => this.path.guard(() => this.onAckTimeout()));
   }

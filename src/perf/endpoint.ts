@@ -1,3 +1,5 @@
+// The module's binding: the global `performance` is a lazy accessor, a call through a getter per read.
+import { performance } from 'node:perf_hooks';
 import type net from 'node:net';
 import { randomInt } from 'node:crypto';
 import { openDevice, Access, QpAttrMask as M } from '../index.js';

@@ -1,3 +1,5 @@
+// The module's binding: the global `performance` is a lazy accessor, a call through a getter per read.
+import { performance } from 'node:perf_hooks';
 import { SendFlags } from '../index.js';
 import type { SendWr } from '../index.js';
 import type { PeerAddress, PerfEndpoint } from './endpoint.js';
