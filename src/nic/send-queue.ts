@@ -204,6 +204,11 @@ export class SendQueue {
     const all: SendWqe[] = [];
     for (let i = 0; i < this.count; i++) all.push(this.at(i)!);
     for (let i = 0; i < this.capacity; i++) this.slots[i] = blankSendWqe();
+    // A callback still holding one (a STREAM write, a READ response) finds it done, for another post.
+    for (const wqe of all) {
+      if (wqe.phase !== 'done') wqe.phase = 'done';
+      wqe.serial++;
+    }
     this.head = 0;
     this.count = 0;
     for (const wqe of all) this.unpin(wqe);

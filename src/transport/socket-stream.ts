@@ -39,6 +39,8 @@ interface Batch {
   readonly chunks: readonly Uint8Array[];
   /** The batch's onWritten, then those of empty batches written after it (kept in order). */
   readonly onFlushed: Array<() => void>;
+  /** In the kernel; its onWritten waits for the batches before it. */
+  written: boolean;
 }
 
 export class SocketTransport implements Transport {
@@ -114,7 +116,7 @@ export class SocketTransport implements Transport {
     }
     this.counters.writeBatches++;
     this.counters.bytesWritten += bytes;
-    const batch: Batch = { id: this.nextBatchId++, chunks: live, onFlushed: onWritten === undefined ? [] : [onWritten] };
+    const batch: Batch = { id: this.nextBatchId++, chunks: live, onFlushed: onWritten === undefined ? [] : [onWritten], written: false };
     this.unflushed.push(batch);
     if (this.socket === null) this.queued.push(batch);
     else this.submit(batch);
@@ -300,14 +302,22 @@ export class SocketTransport implements Transport {
     });
   }
 
+  /**
+   * Batch `id` is in the kernel. Writes straight to the handle may report out of order (libuv
+   * defers a write finished inside uv_write while a later one completes at once), so each batch's
+   * onWritten runs once it and every batch before it are written: always in order.
+   */
   private flushed(id: number): void {
-    if (this.reason !== null) return;
-    const batch = this.unflushed.shift();
-    if (batch?.id !== id) {
-      this.fail(`transport invariant: batch ${id} flushed, expected ${batch?.id ?? 'none'}`);
+    if (this.reason !== null || this.writeError !== null) return;
+    const batch = this.unflushed.find((b) => b.id === id);
+    if (batch === undefined || batch.written) {
+      this.fail(`transport invariant: batch ${id} flushed, but it is not waiting to be`);
       return;
     }
-    for (const onWritten of batch.onFlushed) this.written(onWritten);
+    batch.written = true;
+    while (this.unflushed.length > 0 && this.unflushed[0]!.written && this.reason === null) {
+      for (const onWritten of this.unflushed.shift()!.onFlushed) this.written(onWritten);
+    }
   }
 
   private written(onWritten: () => void): void {

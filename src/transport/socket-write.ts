@@ -32,7 +32,8 @@ function writeToHandle(binding: DirectWrites, handle: TcpHandle, chunks: readonl
   };
   const status = chunks.length === 1 ? handle.writeBuffer!(req, chunks[0]!) : handle.writev!(req, chunks, true);
   if (status < 0) {
-    process.nextTick(() => onWriteError(writeError(status)));
+    // The same queue as a write done at once: an earlier batch's onWritten is never overtaken.
+    queueMicrotask(() => onWriteError(writeError(status)));
     return;
   }
   req.async = binding.streamBaseState[binding.kLastWriteWasAsync] !== 0;

@@ -73,6 +73,8 @@ export class QueuePair {
    * post the send queue can take; the WRs of a longer list get their own.
    */
   private readonly sendRequests: SendRequestSlot[] = [];
+  /** A postSend is running: the requests above are in use. */
+  private posting = false;
 
   constructor(
     readonly qpNum: number,
@@ -207,8 +209,20 @@ export class QueuePair {
   postSend(wrs: SendWr | readonly SendWr[]): void {
     const provider = this.live();
     const { list, hole } = wrList(wrs);
-    const slots = this.sendRequests;
-    this.post(list, hole, (wr, index) => checkSendWr(wr, index, this.qpType, this.cap, index < this.cap.maxSendWr ? (slots[index] ??= blankSendRequest()) : blankSendRequest()), (requests) => provider.postSend(this.deps.handle, requests));
+    // A post made from inside this one (a WR's getter, an observer) must not refill its requests.
+    const reuse = !this.posting;
+    this.posting = true;
+    try {
+      this.post(list, hole, (wr, index) => checkSendWr(wr, index, this.qpType, this.cap, this.requestSlot(index, reuse)), (requests) => provider.postSend(this.deps.handle, requests));
+    } finally {
+      if (reuse) this.posting = false;
+    }
+  }
+
+  /** The request object WR `index` of a post is checked into: the QP's own, or a new one. */
+  private requestSlot(index: number, reuse: boolean): SendRequestSlot {
+    if (!reuse || index >= this.cap.maxSendWr) return blankSendRequest();
+    return (this.sendRequests[index] ??= blankSendRequest());
   }
 
   /** ibv_post_recv, with postSend's rules. */

@@ -100,7 +100,6 @@ function isOpcode(value: unknown): value is WrOpcode {
   }
 }
 
-/** ibv_post_send's checks of one WR's shape, as libibverbs and the kernel make them (EINVAL, badWr = index). */
 export type SendRequestSlot = { -readonly [K in keyof SendRequest]: SendRequest[K] };
 
 /** A request slot before its first use (every field of the shape). */
@@ -108,6 +107,7 @@ export const blankSendRequest = (): SendRequestSlot => ({
   wrId: 0n, opcode: 'SEND', signaled: false, solicited: false, fence: false, inline: false, sgList: NO_SGES, totalLength: 0, immData: undefined, remote: null, atomic: null,
 });
 
+/** ibv_post_send's checks of one WR's shape, as libibverbs and the kernel make them (EINVAL, badWr = index). */
 export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: Readonly<QpCap>, into: SendRequestSlot): SendRequest {
   if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
   // Each field read once (getters, proxies), into locals: what is checked is what is posted. A

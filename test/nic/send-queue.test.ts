@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { SendQueue } from '../../src/nic/send-queue.js';
 import { blankSendWqe, type SendWqe } from '../../src/nic/work-queues.js';
+import { fillSendWqe } from '../../src/nic/wqe-builder.js';
+import type { NicServices, QpInit } from '../../src/nic/qp.js';
+import type { SendRequest } from '../../src/provider/ops.js';
 
 const wqe = (id: number): SendWqe => ({ ...blankSendWqe(), wrId: BigInt(id), signaled: true, phase: 'queued' });
 
@@ -168,5 +171,26 @@ describe('SendQueue slots: one WQE object per slot, refilled by each post', () =
     expect(next).not.toBe(a);
     expect(next).not.toBe(b);
     expect(discarded.map((w) => w.wrId)).toEqual([1n, 2n]);
+    // A callback still holding one finds it done and posted again (its serial moved on).
+    expect(discarded.map((w) => [w.phase, w.serial])).toEqual([['done', 2], ['done', 2]]);
+  });
+
+  it('fillSendWqe leaves nothing of the WR before: a refilled WQE equals a new one filled from the same request', () => {
+    const init = { sqSigAll: false, pdHandle: 1 } as QpInit;
+    const services = {} as NicServices;
+    const request: SendRequest = {
+      wrId: 5n, opcode: 'RDMA_WRITE', signaled: false, solicited: true, fence: false, inline: false,
+      sgList: [{ addr: 0, length: 4, lkey: 1 }], totalLength: 4, immData: undefined, remote: { addr: 64, rkey: 2 }, atomic: null,
+    };
+    const dirty: SendWqe = {
+      serial: 7, wrId: 1n, opcode: 'ATOMIC_CMP_AND_SWP', signaled: true, solicited: false, fence: true, sgList: [], inline: new Uint8Array(8), length: 8,
+      immData: 9, remote: { addr: 1, rkey: 1 }, atomic: { compareAdd: 1n, swap: 2n }, phase: 'done', psn: 12, status: 'REM_ACCESS_ERR',
+      errorCause: { kind: 'LOCAL_ERROR', fault: 'access', reason: 'x' }, rnrRetriesLeft: 3, local: [new Uint8Array(8)], pinned: [],
+    };
+    const fresh = blankSendWqe();
+    expect(fillSendWqe(dirty, request, init, services)).toBeNull();
+    expect(fillSendWqe(fresh, request, init, services)).toBeNull();
+    expect(dirty.serial).toBe(8);
+    expect({ ...dirty, serial: 0 }).toEqual({ ...fresh, serial: 0 });
   });
 });

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { directWrites, handleOf, internalsOf } from '../../src/transport/node-internals.js';
+import { directWrites, handleOf, internalsOf, type DirectWrites, type WriteRequest } from '../../src/transport/node-internals.js';
 import { writeBatch } from '../../src/transport/socket-write.js';
 import { socketPair } from '../support/verbs-harness.js';
 
@@ -78,6 +78,50 @@ describe.each([
     } finally {
       client.destroy();
       stop();
+    }
+  });
+});
+
+describe('writeBatch straight to the handle: what each write status means', () => {
+  /** A handle whose writes return the given statuses in turn; 'async' completes later with `later`. */
+  function fakeSocket(statuses: (number | 'async')[], later = 0) {
+    const state = new Int32Array(8);
+    const pending: WriteRequest[] = [];
+    const binding: DirectWrites = { WriteWrap: class { handle = null as never; oncomplete = () => {}; async = false; buffer = null } as never, streamBaseState: state, kLastWriteWasAsync: 3 };
+    const write = (req: WriteRequest): number => {
+      const status = statuses.shift()!;
+      state[3] = status === 'async' ? 1 : 0;
+      if (status === 'async') pending.push(req);
+      return status === 'async' ? 0 : status;
+    };
+    const handle = { writeBuffer: write, writev: write, readStop: () => 0, close: () => {} };
+    const complete = () => { for (const req of pending.splice(0)) req.oncomplete(later); };
+    return { socket: { _handle: handle } as unknown as net.Socket, binding, complete };
+  }
+
+  it('a write done at once, then one refused at once (EPIPE), in one turn: the first is reported written before the second fails, and never inside the call', async () => {
+    const { socket, binding } = fakeSocket([0, -32]);
+    const events: string[] = [];
+    // From a macrotask, as the NIC writes (an I/O callback, an Immediate): there a nextTick would run before a microtask.
+    await new Promise<void>((resolve) => setImmediate(() => {
+      writeBatch(socket, [new Uint8Array(1)], () => events.push('written 1'), (e) => events.push(`error 1 ${e.message}`), binding);
+      writeBatch(socket, [new Uint8Array(1)], () => events.push('written 2'), (e) => events.push(`error 2 ${(e as NodeJS.ErrnoException).code} ${(e as NodeJS.ErrnoException).syscall}`), binding);
+      expect(events).toEqual([]);
+      resolve();
+    }));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['written 1', 'error 2 EPIPE write']);
+  });
+
+  it('a write the kernel takes later reports when libuv completes it: written for 0, the write error for a negative status', async () => {
+    for (const [later, expected] of [[0, ['written']], [-104, ['error ECONNRESET']]] as const) {
+      const { socket, binding, complete } = fakeSocket(['async'], later);
+      const events: string[] = [];
+      writeBatch(socket, [new Uint8Array(1), new Uint8Array(2)], () => events.push('written'), (e) => events.push(`error ${(e as NodeJS.ErrnoException).code}`), binding);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(events).toEqual([]);
+      complete();
+      expect(events).toEqual(expected);
     }
   });
 });
