@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readResults, renderChart, renderMarkdown } from '../bench/report.js';
+import { ratioText, readResults, renderChart, renderMarkdown } from '../bench/report.js';
 import { BENCH_PLAN } from '../bench/results.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -39,5 +39,12 @@ describe('docs/performance.md and its chart are generated from bench/results.jso
     const svg = await readFile(resolve(ROOT, 'docs/performance.svg'), 'utf8');
     expect(svg).toBe(renderChart(results));
     expect(svg.match(/<rect x=[^>]*><title>/g)).toHaveLength(results.streams.length * 4 * 2);
+  });
+  it('a ratio next to its target never rounds onto the other side of it', () => {
+    expect(ratioText(0.2991, 0.3)).toBe('0.299');
+    expect(ratioText(0.3004, 0.3)).toBe('0.30');
+    expect(ratioText(0.3171, 0.3)).toBe('0.32');
+    expect(ratioText(1.1049, 1.1, true)).toBe('1.105');
+    expect(ratioText(0.18, 1.1, true)).toBe('0.18');
   });
 });
