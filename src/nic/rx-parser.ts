@@ -118,7 +118,8 @@ export class RxParser implements TransportSink {
         break;
       case 'header':
         // Only a partial header is ever left over, at the ring's start: its first byte says how long it is.
-        if (!this.headerOnly) this.target = this.ring.subarray(this.ringEnd);
+        // An empty ring is lent whole, as itself: no view per read (an ACK stream's every read).
+        if (!this.headerOnly) this.target = this.ringEnd === 0 ? this.ring : this.ring.subarray(this.ringEnd);
         else this.target = this.ring.subarray(this.ringEnd, this.ringEnd === 0 ? this.expectedHeaderBytes : headerBytesForCode(this.ring[0]!));
         break;
       case 'payload':
