@@ -34,7 +34,6 @@ export class ReferenceDevice implements ProviderOps, NicServices {
   private readonly cqs = new Map<CqHandle, CqRing>();
   private readonly mrs = new Map<MrHandle, Registration>();
   private readonly pds = new Set<PdHandle>();
-  private readonly pendingDoorbells = new Set<NicQp>();
   private readonly liveTransports = new Set<Transport>();
   private readonly retired: TransportCounters = { writeBatches: 0, readCallbacks: 0, bytesWritten: 0, bytesRead: 0, bytesCopied: 0 };
   private nextHandle = 1;
@@ -195,7 +194,7 @@ export class ReferenceDevice implements ProviderOps, NicServices {
     if (qp === undefined) return;
     qp.reset();
     this.qps.delete(handle);
-    this.pendingDoorbells.delete(qp);
+    qp.doorbellPending = false;
     this.observer?.qpDestroyed?.(qp.qpNum);
   }
 
@@ -218,17 +217,21 @@ export class ReferenceDevice implements ProviderOps, NicServices {
 
   ringDoorbell(qp: NicQp): void {
     this.counters.doorbells++;
-    if (this.pendingDoorbells.has(qp)) return;
-    this.pendingDoorbells.add(qp);
-    this.clock.defer(() => {
-      if (!this.pendingDoorbells.delete(qp)) return;
-      try {
-        qp.onDoorbell();
-      } catch (error) {
-        // A bug of ours must fail this QP, never escape from a microtask and end the process.
-        qp.fail({ kind: 'LOCAL_ERROR', fault: 'fatal', reason: `internal error: ${error instanceof Error ? error.message : String(error)}` });
-      }
-    });
+    if (qp.doorbellPending) return;
+    qp.doorbellPending = true;
+    // One task per QP, made once: a Set of pending QPs allocated (it shrank) at every doorbell.
+    this.clock.defer((qp.doorbellTask ??= () => this.answerDoorbell(qp)));
+  }
+
+  private answerDoorbell(qp: NicQp): void {
+    if (!qp.doorbellPending) return; // destroyed, or the device closed, since it rang
+    qp.doorbellPending = false;
+    try {
+      qp.onDoorbell();
+    } catch (error) {
+      // A bug of ours must fail this QP, never escape from a microtask and end the process.
+      qp.fail({ kind: 'LOCAL_ERROR', fault: 'fatal', reason: `internal error: ${error instanceof Error ? error.message : String(error)}` });
+    }
   }
 
   raiseAsync(type: AsyncEventType, qpNum: number, reason: string): void {
@@ -246,9 +249,11 @@ export class ReferenceDevice implements ProviderOps, NicServices {
   }
 
   close(): void {
-    for (const qp of [...this.qps.values()]) qp.reset();
+    for (const qp of [...this.qps.values()]) {
+      qp.reset();
+      qp.doorbellPending = false;
+    }
     this.qps.clear();
-    this.pendingDoorbells.clear();
     forgetSglCache(this.memory);
   }
 }

@@ -99,6 +99,10 @@ export class NicQp {
   readonly completer: Completer;
   readonly path: DataPath;
   private drainedReported = false;
+  /** A doorbell rang and waits for its microtask: set and cleared by the device only. */
+  doorbellPending = false;
+  /** The device's task that answers this QP's doorbell, made at the first ring. */
+  doorbellTask: (() => void) | null = null;
 
   constructor(readonly init: QpInit, readonly services: NicServices, pathFor: DataPathFactory) {
     this.sq = new SendQueue(init.cap.maxSendWr);
