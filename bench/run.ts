@@ -9,8 +9,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { BENCH_PLAN, type PathResult, type BenchResults, type PingpongResult, type StreamRow } from './results.js';
-import { writePerformanceDocs } from './report.js';
+import { BENCH_PLAN, TARGETS, type PathResult, type BenchResults, type PingpongResult, type StreamRow } from './results.js';
+import { ratioText, writePerformanceDocs } from './report.js';
 import { NIC_LIMITS } from '../src/abi/limits.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -173,7 +173,7 @@ async function main(): Promise<void> {
     const vsRawByRound = runs.tcpverbs.map((run, i) => runs.raw[i]!.seconds / run.seconds);
     streams.push({ ...w, paths, ratios: { vsNet: rate / paths.net.msgsPerSecond, vsRaw: rate / paths.raw.msgsPerSecond, vsRawRc: rate / paths.rawRc.msgsPerSecond }, vsRawByRound });
     const r = streams.at(-1)!.ratios;
-    done(`${w.size} B, window ${w.window}: tcpverbs ${(rate / 1e3).toFixed(0)} k msg/s (${paths.tcpverbs.gbitPerSecond.toFixed(2)} Gbit/s), net ${(paths.net.msgsPerSecond / 1e3).toFixed(0)} k, raw ${(paths.raw.msgsPerSecond / 1e3).toFixed(0)} k, raw-rc ${(paths.rawRc.msgsPerSecond / 1e3).toFixed(0)} k: ×net ${r.vsNet.toFixed(2)}, ×raw ${r.vsRaw.toFixed(3)}, ×raw-rc ${r.vsRawRc.toFixed(2)}`);
+    done(`${w.size} B, window ${w.window}: tcpverbs ${(rate / 1e3).toFixed(0)} k msg/s (${paths.tcpverbs.gbitPerSecond.toFixed(2)} Gbit/s), net ${(paths.net.msgsPerSecond / 1e3).toFixed(0)} k, raw ${(paths.raw.msgsPerSecond / 1e3).toFixed(0)} k, raw-rc ${(paths.rawRc.msgsPerSecond / 1e3).toFixed(0)} k: ×net ${r.vsNet.toFixed(2)}, ×raw ${ratioText(r.vsRaw, TARGETS[w.size].vsRaw)}, ×raw-rc ${r.vsRawRc.toFixed(2)}`);
   }
   const pp = BENCH_PLAN.pingpong;
   const tv: { p50: number; p99: number }[] = [];

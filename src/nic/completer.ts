@@ -63,7 +63,7 @@ export class Completer {
     const wc: WorkCompletion | null = generate
       ? { wrId: wqe.wrId, status, opcode: SEND_WC_OPCODE[wqe.opcode], byteLen: status === 'SUCCESS' ? wqe.length : 0, qpNum: qp.qpNum, wcFlags: 0, vendorErr: 0 }
       : null;
-    qp.services.observer?.completion?.(qp.qpNum, 'send', wc?.wrId ?? wqe.wrId, status, generate);
+    qp.services.observer?.completion?.(qp.qpNum, 'send', wqe.wrId, status, generate);
     if (wc !== null) this.store(qp.init.sendCq, wc, false);
   }
 

@@ -202,11 +202,13 @@ export class SendQueue {
    */
   discardAll(): SendWqe[] {
     const all: SendWqe[] = [];
-    for (let i = 0; i < this.count; i++) all.push(this.at(i)!);
-    for (let i = 0; i < this.capacity; i++) this.slots[i] = blankSendWqe();
-    // A callback still holding one (a STREAM write, a READ response) finds it done, for another post.
-    for (const wqe of all) {
-      if (wqe.phase !== 'done') wqe.phase = 'done';
+    for (let i = 0; i < this.count; i++) {
+      const slot = ringSlot(this.head + i, this.capacity);
+      const wqe = this.slots[slot]!;
+      all.push(wqe);
+      this.slots[slot] = blankSendWqe();
+      // A callback still holding it (a STREAM write, a READ response) finds it done, for another post.
+      wqe.phase = 'done';
       wqe.serial++;
     }
     this.head = 0;

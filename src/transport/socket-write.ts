@@ -24,7 +24,6 @@ function writeToHandle(binding: DirectWrites, handle: TcpHandle, chunks: readonl
   const req = new binding.WriteWrap();
   req.handle = handle;
   req.buffer = chunks;
-  req.async = false;
   req.oncomplete = (status: number) => {
     req.buffer = null;
     if (status < 0) onWriteError(writeError(status));
@@ -36,9 +35,8 @@ function writeToHandle(binding: DirectWrites, handle: TcpHandle, chunks: readonl
     queueMicrotask(() => onWriteError(writeError(status)));
     return;
   }
-  req.async = binding.streamBaseState[binding.kLastWriteWasAsync] !== 0;
   // Written at once: onWritten still runs after this call returns, as it does for a pending write.
-  if (!req.async) queueMicrotask(onWritten);
+  if (binding.streamBaseState[binding.kLastWriteWasAsync] === 0) queueMicrotask(onWritten);
 }
 
 function writeError(status: number): Error {

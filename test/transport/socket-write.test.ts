@@ -87,7 +87,7 @@ describe('writeBatch straight to the handle: what each write status means', () =
   function fakeSocket(statuses: (number | 'async')[], later = 0) {
     const state = new Int32Array(8);
     const pending: WriteRequest[] = [];
-    const binding: DirectWrites = { WriteWrap: class { handle = null as never; oncomplete = () => {}; async = false; buffer = null } as never, streamBaseState: state, kLastWriteWasAsync: 3 };
+    const binding: DirectWrites = { WriteWrap: class { handle = null as never; oncomplete = () => {}; buffer = null } as never, streamBaseState: state, kLastWriteWasAsync: 3 };
     const write = (req: WriteRequest): number => {
       const status = statuses.shift()!;
       state[3] = status === 'async' ? 1 : 0;
