@@ -1,4 +1,5 @@
-import { encodeHeaderIn, headerBytesOf, type FrameHeader } from '../wire/frame.js';
+import { encodeHeaderIn, requireCode } from '../wire/encode.js';
+import { headerBytesForCode, type FrameHeader } from '../wire/frame.js';
 import type { Scheduler, Transport } from '../transport/types.js';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { TxStaging } from './tx-staging.js';
@@ -52,12 +53,14 @@ export class TxBatch {
     for (let i = 0; i < payload.length; i++) length += payload[i]!.byteLength;
     if (length !== header.payloadLength) throw new Error(`TxBatch invariant: ${header.opcode} payload ${length} != header ${header.payloadLength}`);
     const packed = !owned && length < TX_COPYBREAK;
-    const headerBytes = headerBytesOf(header.opcode);
+    // The opcode is looked up once: its code gives the header's length and is encoded.
+    const code = requireCode(header.opcode);
+    const headerBytes = headerBytesForCode(code);
     const room = headerBytes + (packed ? length : 0);
     const at = this.staging.reserve(room, this.takeChunk);
     const block = this.staging.block;
     try {
-      encodeHeaderIn(header, this.staging.blockView, at);
+      encodeHeaderIn(header, this.staging.blockView, at, code);
     } catch (error) {
       // Nothing of a refused header may go out: its room is given back before the error goes on.
       this.staging.unreserve(room);

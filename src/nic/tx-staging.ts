@@ -51,11 +51,7 @@ export class TxStaging {
   reserve(bytes: number, takeRun: (run: Uint8Array) => void): number {
     if (bytes > BLOCK_BYTES) throw new RangeError(`TxStaging: ${bytes} bytes exceed a ${BLOCK_BYTES}-byte block`);
     if (this.current.unwritten === 0 && this.runStart === this.used) this.used = this.runStart = 0;
-    if (this.used + bytes > BLOCK_BYTES) {
-      this.takeRun(takeRun);
-      this.current = this.spare.pop() ?? this.allocate();
-      this.used = this.runStart = 0;
-    }
+    if (this.used + bytes > BLOCK_BYTES) this.nextBlock(takeRun);
     // The block touched last is nearly always the current one: no scan of the list then.
     if (this.lastTouched !== this.current && !this.touched.includes(this.current)) {
       this.touched.push(this.current);
@@ -65,6 +61,13 @@ export class TxStaging {
     const at = this.used;
     this.used += bytes;
     return at;
+  }
+
+  /** The current block is full: its run is taken and a spare (or new) block becomes current. Out of line: rare, and reserve is inlined into every frame. */
+  private nextBlock(takeRun: (run: Uint8Array) => void): void {
+    this.takeRun(takeRun);
+    this.current = this.spare.pop() ?? this.allocate();
+    this.used = this.runStart = 0;
   }
 
   private allocate(): Block {

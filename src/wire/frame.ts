@@ -6,10 +6,10 @@
  * point the next read at the payload's final place. Pure functions only: no I/O, no state.
  */
 import { WIRE_LIMITS } from '../abi/limits.js';
+import { requireU32, WireEncodeError } from './encode.js';
+import { MAX_FRAME_HEADER_BYTES, MAX_PSN, MAX_TERMINATE_TEXT, OFFSET, wholeViewCache } from './layout.js';
 import { HEADER_BYTES, HEADER_BYTES_BY_CODE, KNOWN_FLAGS, NAK_NAMES, NakCode, OPCODE_NAMES, Opcode, opcodeCode, type NakCodeName, type OpcodeName } from './opcodes.js';
 
-/** The longest header (an atomic request's): a buffer this long holds any header. */
-export const MAX_FRAME_HEADER_BYTES: number = WIRE_LIMITS.maxFrameHeaderBytes;
 /** The shortest header (SEND, ACK, READ response). */
 export const MIN_FRAME_HEADER_BYTES: number = Math.min(...Object.values(HEADER_BYTES));
 if (Math.max(...Object.values(HEADER_BYTES)) !== MAX_FRAME_HEADER_BYTES) throw new Error('frame invariant: WIRE_LIMITS.maxFrameHeaderBytes is not the longest header');
@@ -17,11 +17,10 @@ export const HELLO_BYTES: number = WIRE_LIMITS.helloBytes;
 /** 2: headers as long as their opcode needs (version 1 gave every frame 48 bytes). */
 export const WIRE_VERSION = 2;
 export const HELLO_MAGIC = 0x54435056; // "TCPV"
-export const MAX_PSN = 0xffffff;
-/** TERMINATE carries a short UTF-8 reason, nothing else. */
-export const MAX_TERMINATE_TEXT: number = WIRE_LIMITS.maxTerminateText;
 
 export { FrameFlag, HEADER_BYTES, NakCode, Opcode, type NakCodeName, type OpcodeName } from './opcodes.js';
+export { MAX_FRAME_HEADER_BYTES, MAX_PSN, MAX_TERMINATE_TEXT } from './layout.js';
+export { encodeHeader, encodeHeaderAt, encodeHeaderIn, requireCode, WireEncodeError } from './encode.js';
 
 /** The header length of a frame whose first byte is `code`; 0 when `code` is no opcode. */
 export function headerBytesForCode(code: number): number {
@@ -63,167 +62,12 @@ export interface DecodeLimits {
 
 export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
-/** A programming error on our side: an encoder was asked to put an impossible value on the wire. */
-export class WireEncodeError extends Error {}
 
-const OFFSET = { opcode: 0, flags: 1, reserved: 2, psn: 4, payloadLength: 8, aux: 12, remoteAddr: 16, rkey: 24, length: 28, compareAdd: 32, swap: 40 } as const;
-const U32 = 0xffffffff;
-/** The fields every header starts with (opcode, flags, reserved, psn, payloadLength): the shortest header. */
-const COMMON_BYTES = OFFSET.aux;
 
 function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
-
-/**
- * A DataView of a whole buffer, reused while the same buffer comes again. One per direction: the
- * decoder sees the receive ring, the encoder the transmit blocks, so neither evicts the other.
- */
-function wholeViewCache(): (buffer: ArrayBufferLike) => DataView {
-  let cachedBuffer: ArrayBufferLike | null = null;
-  let cachedView: DataView | null = null;
-  return (buffer) => {
-    if (buffer !== cachedBuffer || cachedView === null) {
-      cachedBuffer = buffer;
-      cachedView = new DataView(buffer);
-    }
-    return cachedView;
-  };
-}
-
 const decodeView = wholeViewCache();
-const encodeView = wholeViewCache();
-
-function requireU32(name: string, value: number, max = U32): void {
-  if (!Number.isInteger(value) || value < 0 || value > max) throw new WireEncodeError(`${name} must be an integer in 0..${max}, got ${value}`);
-}
-
-function requireAddr(value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) throw new WireEncodeError(`remoteAddr must be a safe non-negative integer, got ${value}`);
-}
-
-function requireU64(name: string, value: bigint): void {
-  if (value < 0n || value > 0xffffffffffffffffn) throw new WireEncodeError(`${name} must fit in 64 bits, got ${value}`);
-}
-
-/** The code of `opcode`, refused when it names none: looked up once per encode (and passed on). */
-function requireCode(opcode: OpcodeName): number {
-  const code = opcodeCode(opcode) ?? 0;
-  if (HEADER_BYTES_BY_CODE[code] === 0) throw new WireEncodeError(`unknown opcode ${JSON.stringify(opcode)}`);
-  return code;
-}
-
-/**
- * Writes `header` into the first bytes of `out` and returns how many: its opcode's header length
- * (HEADER_BYTES), every unused byte zeroed. Everything is validated first: on a WireEncodeError
- * `out` is untouched, and whatever this accepts for a header of its type the decoder accepts too.
- */
-export function encodeHeader(header: FrameHeader, out: Uint8Array): number {
-  const code = requireCode(header.opcode);
-  const bytes = HEADER_BYTES_BY_CODE[code]!;
-  if (out.byteLength < bytes) throw new WireEncodeError(`header buffer holds ${out.byteLength} bytes, a ${header.opcode} header needs ${bytes}`);
-  // Encoded into a scratch header first so that `out` stays untouched when a field is refused.
-  HEADER_SCRATCH.fill(0);
-  writeHeader(header, code, SCRATCH_VIEW, 0);
-  out.set(HEADER_SCRATCH.subarray(0, bytes));
-  return bytes;
-}
-
-/**
- * encodeHeader for the transmit path: straight into `bytes` at `at`, with no scratch and no view
- * per frame; returns the header's length. On a WireEncodeError those bytes hold a partial
- * header: only for room the caller gives back (the staging block's reservation), never for
- * bytes that are sent.
- */
-export function encodeHeaderAt(header: FrameHeader, bytes: Uint8Array, at: number): number {
-  const length = HEADER_BYTES_BY_CODE[requireCode(header.opcode)]!;
-  if (at < 0 || at + length > bytes.byteLength) throw new WireEncodeError(`no room for a ${length}-byte ${header.opcode} header at ${at} of a ${bytes.byteLength}-byte buffer`);
-  return encodeHeaderIn(header, encodeView(bytes.buffer), bytes.byteOffset + at);
-}
-
-/**
- * encodeHeaderAt through a DataView the caller keeps (a staging block's), for room the caller
- * has reserved: headerBytesOf(opcode) bytes at `base` (a DataView access past its end throws
- * RangeError); returns that length. The header is zeroed word by word and written with no
- * `fill`, `.buffer` or `.byteLength` (runtime calls, measured ~4 % of the send path together).
- */
-export function encodeHeaderIn(header: FrameHeader, v: DataView, base: number): number {
-  const code = requireCode(header.opcode);
-  const length = HEADER_BYTES_BY_CODE[code]!;
-  // writeHeader writes the first COMMON_BYTES whole (the reserved bytes as zeros): only what
-  // follows them is zeroed first (nothing, for the 12-byte headers of SEND, ACK and READ_RESPONSE).
-  for (let i = COMMON_BYTES; i < length; i += 4) v.setUint32(base + i, 0);
-  writeHeader(header, code, v, base);
-  return length;
-}
-
-const HEADER_SCRATCH = new Uint8Array(MAX_FRAME_HEADER_BYTES);
-const SCRATCH_VIEW = new DataView(HEADER_SCRATCH.buffer);
-
-function writeHeader(header: FrameHeader, code: number, v: DataView, base: number): void {
-  requireU32('flags', header.flags, KNOWN_FLAGS);
-  requireU32('psn', header.psn, MAX_PSN);
-  requireU32('payloadLength', header.payloadLength);
-  // Opcode, flags and the two reserved (zero) bytes as one word.
-  v.setUint32(base + OFFSET.opcode, ((code << 24) | (header.flags << 16)) >>> 0);
-  v.setUint32(base + OFFSET.psn, header.psn);
-  v.setUint32(base + OFFSET.payloadLength, header.payloadLength);
-  switch (header.opcode) {
-    case 'SEND':
-    case 'SEND_WITH_IMM':
-      if (header.opcode === 'SEND_WITH_IMM') { requireU32('immData', header.immData ?? 0); v.setUint32(base + OFFSET.aux, header.immData ?? 0); }
-      return;
-    case 'RDMA_WRITE':
-    case 'RDMA_WRITE_WITH_IMM':
-      if (header.opcode === 'RDMA_WRITE_WITH_IMM') { requireU32('immData', header.immData ?? 0); v.setUint32(base + OFFSET.aux, header.immData ?? 0); }
-      requireAddr(header.remoteAddr);
-      requireU32('rkey', header.rkey);
-      v.setBigUint64(base + OFFSET.remoteAddr, BigInt(header.remoteAddr));
-      v.setUint32(base + OFFSET.rkey, header.rkey);
-      v.setUint32(base + OFFSET.length, header.payloadLength);
-      return;
-    case 'RDMA_READ_REQUEST':
-      requireAddr(header.remoteAddr);
-      requireU32('rkey', header.rkey);
-      requireU32('length', header.length);
-      if (header.payloadLength !== 0) throw new WireEncodeError('RDMA_READ_REQUEST carries no payload');
-      v.setBigUint64(base + OFFSET.remoteAddr, BigInt(header.remoteAddr));
-      v.setUint32(base + OFFSET.rkey, header.rkey);
-      v.setUint32(base + OFFSET.length, header.length);
-      return;
-    case 'ATOMIC_CMP_AND_SWP':
-    case 'ATOMIC_FETCH_AND_ADD':
-      requireAddr(header.remoteAddr);
-      requireU32('rkey', header.rkey);
-      requireU64('compareAdd', header.compareAdd);
-      requireU64('swap', header.swap);
-      if (header.opcode === 'ATOMIC_FETCH_AND_ADD' && header.swap !== 0n) throw new WireEncodeError('ATOMIC_FETCH_AND_ADD carries no swap value; pass 0n');
-      v.setBigUint64(base + OFFSET.remoteAddr, BigInt(header.remoteAddr));
-      v.setUint32(base + OFFSET.rkey, header.rkey);
-      v.setUint32(base + OFFSET.length, 8);
-      v.setBigUint64(base + OFFSET.compareAdd, header.compareAdd);
-      v.setBigUint64(base + OFFSET.swap, header.swap);
-      return;
-    case 'ATOMIC_RESPONSE':
-      requireU64('original', header.original);
-      v.setBigUint64(base + OFFSET.compareAdd, header.original);
-      return;
-    case 'NAK':
-      requireU32('rnrTimer', header.rnrTimer, 31);
-      if (header.code !== 'RNR' && header.rnrTimer !== 0) throw new WireEncodeError(`only an RNR NAK carries a timer; ${header.code} must have rnrTimer 0`);
-      v.setUint32(base + OFFSET.aux, NakCode[header.code]);
-      v.setUint8(base + OFFSET.remoteAddr, header.rnrTimer);
-      return;
-    case 'TERMINATE':
-      requireU32('payloadLength', header.payloadLength, MAX_TERMINATE_TEXT);
-      requireU32('reason', header.reason);
-      v.setUint32(base + OFFSET.aux, header.reason);
-      return;
-    case 'RDMA_READ_RESPONSE':
-    case 'ACK':
-      return;
-  }
-}
 
 /** Bytes [from, to) of the header at `base` are all zero. */
 function zeroFrom(v: DataView, base: number, from: number, to: number): boolean {

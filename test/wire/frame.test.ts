@@ -897,6 +897,21 @@ describe('encodeHeader / encodeHello throw WireEncodeError on out-of-range value
     expect(block.every((b) => b === 0xaa)).toBe(true);
   });
 
+  it('the transmit path refuses the same common fields as encodeHeader for the 12-byte headers, and its opcode lookup never answers for another opcode', () => {
+    const v = new DataView(new ArrayBuffer(64));
+    for (const { header, field } of cases.filter(({ header }) => ['SEND', 'ACK'].includes((header as FrameHeader).opcode))) {
+      expect(() => encodeHeaderIn(header as FrameHeader, v, 0)).toThrow(field);
+    }
+    // The last opcode looked up is remembered: a SEND, then an ACK, then an unknown one, then a SEND again.
+    const bytes = new Uint8Array(v.buffer);
+    const sequence: [string, number | null][] = [['SEND', Opcode.SEND], ['SEND', Opcode.SEND], ['ACK', Opcode.ACK], ['BOGUS', null], ['SEND', Opcode.SEND]];
+    for (const [opcode, code] of sequence) {
+      const header = { ...base, opcode } as FrameHeader;
+      if (code === null) expect(() => encodeHeaderIn(header, v, 0)).toThrow(/^unknown opcode "BOGUS"$/);
+      else expect([encodeHeaderIn(header, v, 0), bytes[0]]).toEqual([12, code]);
+    }
+  });
+
   it.each(OPCODES)('%s: an output buffer one byte shorter than its header is refused and left untouched', (opcode) => {
     const header = MAXED[opcode][0]!;
     const length = SPEC_HEADER_BYTES[opcode];
