@@ -3,12 +3,12 @@ import { einval } from '../abi/errors.js';
 import { DEVICE_LIMITS } from '../abi/limits.js';
 import type { QpCap, QpType, RecvWr, SendWr, Sge, WrOpcode } from '../abi/types.js';
 import type { RecvRequest, SendRequest } from '../provider/ops.js';
-import { describe, isIntIn, isU64, requireFlags, requireInt, requireOneOf, requireU64 } from './validate.js';
+import { isIntIn, isU64, requireInt, requireU64 } from './validate.js';
+import {
+  at, badOpcode, badSendFlags, badSgeField, badWrId, inlineRefusal, messageTooLong, notAnObject, sgeHole, sgeNotAnObject, sgListRefusal, streamSendOnly,
+} from './wr-refusals.js';
 
-const OPCODES: readonly WrOpcode[] = ['SEND', 'SEND_WITH_IMM', 'RDMA_WRITE', 'RDMA_WRITE_WITH_IMM', 'RDMA_READ', 'ATOMIC_CMP_AND_SWP', 'ATOMIC_FETCH_AND_ADD'];
-const INLINE_OPCODES: readonly WrOpcode[] = ['SEND', 'SEND_WITH_IMM', 'RDMA_WRITE', 'RDMA_WRITE_WITH_IMM'];
 const U32 = 0xffffffff;
-const SEND_FLAG_NAMES = 'FENCE|SIGNALED|SOLICITED|INLINE';
 
 /**
  * The WR list of a post, as an array with no holes: `Array#map` and `forEach` skip the holes of
@@ -30,13 +30,11 @@ export function wrList<T>(wrs: T | readonly T[]): { list: readonly T[]; hole: nu
 export const holeError = (index: number) => einval(`WR ${index} is a hole in a sparse array; every entry must be a WR object`, index);
 
 // The hot path of a post: each field is tested with the predicate alone, and only a field that
-// fails is checked again through require* to be named in the error (no string built otherwise).
+// fails is named, by its refusal in wr-refusals.ts (no string built otherwise).
 const MAX_ADDR = Number.MAX_SAFE_INTEGER;
 
 // Not frozen: a frozen array's elements kind sends optimized keyed loads to V8's generic IC.
 const NO_SGES: readonly Sge[] = [];
-/** How a WR is named in errors (built only when one is thrown). */
-const at = (index: number) => `wr[${index}]`;
 
 /**
  * The last one-SGE list a post made, handed to the next WR whose one SGE has the same three
@@ -60,25 +58,33 @@ function oneSgeList(addr: number, length: number, lkey: number): readonly Sge[] 
 /** The SGEs copied (the caller may reuse its WR once post returns), into an array of their exact number. */
 function checkSgList(sgList: unknown, maxSge: number, index: number): readonly Sge[] {
   if (sgList === undefined || sgList === null) return NO_SGES;
-  if (!Array.isArray(sgList)) throw einval(`${at(index)}.sgList must be an array, got ${describe(sgList)}`, index);
+  if (!Array.isArray(sgList) || sgList.length > maxSge) throw sgListRefusal(sgList, maxSge, index);
   const count = sgList.length;
-  if (count > maxSge) throw einval(`${at(index)}.sgList has ${count} entries; the QP allows ${maxSge}`, index);
   if (count === 0) return NO_SGES;
-  // One SGE (the common post) shares the last such list made: no array or object is built for it.
-  const checked = count === 1 ? null : new Array<Sge>(count);
+  if (count === 1) {
+    // One SGE (the common post) shares the last such list made: no array or object is built for it.
+    const { addr, length, lkey } = sgeAt(sgList, 0, index);
+    if (!sgeFieldsOk(addr, length, lkey)) badSgeField(index, 0, addr, length, lkey);
+    return oneSgeList(addr, length, lkey);
+  }
+  const checked = new Array<Sge>(count);
   for (let i = 0; i < count; i++) {
-    if (!(i in sgList)) throw einval(`${at(index)}.sgList[${i}] is a hole in a sparse array; every entry must be { addr, length, lkey }`, index);
-    const sge = sgList[i] as Sge;
-    if (typeof sge !== 'object' || sge === null) throw einval(`${at(index)}.sgList[${i}] must be { addr, length, lkey }`, index);
-    const { addr: rawAddr, length: rawLength, lkey: rawLkey } = sge;
-    const addr = isIntIn(rawAddr, 0, MAX_ADDR) ? rawAddr : requireInt(`${at(index)}.sgList[${i}].addr`, rawAddr, 0, MAX_ADDR, index);
-    const length = isIntIn(rawLength, 0, U32) ? rawLength : requireInt(`${at(index)}.sgList[${i}].length`, rawLength, 0, U32, index);
-    const lkey = isIntIn(rawLkey, 0, U32) ? rawLkey : requireInt(`${at(index)}.sgList[${i}].lkey`, rawLkey, 0, U32, index);
-    if (checked === null) return oneSgeList(addr, length, lkey);
+    const { addr, length, lkey } = sgeAt(sgList, i, index);
+    if (!sgeFieldsOk(addr, length, lkey)) badSgeField(index, i, addr, length, lkey);
     checked[i] = { addr, length, lkey };
   }
-  return checked!;
+  return checked;
 }
+
+/** Entry `i` of an SGE list, present and an object (its fields are the caller's to read, once). */
+function sgeAt(sgList: readonly unknown[], i: number, index: number): Sge {
+  if (!(i in sgList)) throw sgeHole(index, i);
+  const sge = sgList[i];
+  if (typeof sge !== 'object' || sge === null) throw sgeNotAnObject(index, i);
+  return sge as Sge;
+}
+
+const sgeFieldsOk = (addr: unknown, length: unknown, lkey: unknown): boolean => isIntIn(addr, 0, MAX_ADDR) && isIntIn(length, 0, U32) && isIntIn(lkey, 0, U32);
 
 function remoteOf(where: string, value: { remoteAddr: unknown; rkey: unknown }, index: number) {
   return { addr: requireInt(`${where}.remoteAddr`, value.remoteAddr, 0, Number.MAX_SAFE_INTEGER, index), rkey: requireInt(`${where}.rkey`, value.rkey, 0, U32, index) };
@@ -109,56 +115,78 @@ export const blankSendRequest = (): SendRequestSlot => ({
 
 /** ibv_post_send's checks of one WR's shape, as libibverbs and the kernel make them (EINVAL, badWr = index). */
 export function checkSendWr(input: SendWr, index: number, qpType: QpType, cap: Readonly<QpCap>, into: SendRequestSlot): SendRequest {
-  if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
+  if (typeof input !== 'object' || input === null) throw notAnObject(index, input);
   // Each field read once (getters, proxies), into locals: what is checked is what is posted. A
   // field is read as any property is, own or inherited (a class's getters): the nested rdma and
-  // atomic objects too, field by field (a spread would drop what their prototype holds).
-  const { wrId: rawWrId, opcode: rawOpcode, sendFlags, sgList: rawSgList, immData: rawImm } = input;
-  let { rdma, atomic: rawAtomic } = input;
-  if (typeof rdma === 'object' && rdma !== null) rdma = { remoteAddr: rdma.remoteAddr, rkey: rdma.rkey };
-  if (typeof rawAtomic === 'object' && rawAtomic !== null) rawAtomic = { remoteAddr: rawAtomic.remoteAddr, rkey: rawAtomic.rkey, compareAdd: rawAtomic.compareAdd, swap: rawAtomic.swap };
-  const wrId = isU64(rawWrId) ? rawWrId : requireU64(`${at(index)}.wrId`, rawWrId, index);
-  const opcode = isOpcode(rawOpcode) ? rawOpcode : requireOneOf(`${at(index)}.opcode`, rawOpcode, OPCODES, index);
-  if (qpType === 'STREAM' && opcode !== 'SEND') throw einval(`a STREAM QP sends raw bytes: only SEND is supported, not ${opcode}`, index);
+  // atomic objects too, field by field, by the opcode that uses them (opcodeFields).
+  const { wrId: rawWrId, opcode: rawOpcode, sendFlags, sgList: rawSgList, immData: rawImm, rdma, atomic } = input;
+  const wrId = isU64(rawWrId) ? rawWrId : badWrId(rawWrId, index);
+  const opcode = isOpcode(rawOpcode) ? rawOpcode : badOpcode(rawOpcode, index);
+  if (qpType === 'STREAM' && opcode !== 'SEND') throw streamSendOnly(index, opcode);
   const rawFlags = sendFlags ?? 0;
-  const flags = isIntIn(rawFlags, 0, U32) && (rawFlags & ~KNOWN_SEND_FLAGS) === 0 ? rawFlags : requireFlags(`${at(index)}.sendFlags`, rawFlags, KNOWN_SEND_FLAGS, SEND_FLAG_NAMES, index);
-  const inline = (flags & SendFlags.INLINE) !== 0;
+  const flags = isIntIn(rawFlags, 0, U32) && (rawFlags & ~KNOWN_SEND_FLAGS) === 0 ? rawFlags : badSendFlags(rawFlags, KNOWN_SEND_FLAGS, index);
   const sgList = checkSgList(rawSgList, cap.maxSendSge, index);
-  let totalLength = 0;
-  for (let i = 0; i < sgList.length; i++) totalLength += sgList[i]!.length;
-  if (totalLength > DEVICE_LIMITS.maxMsgSize) throw einval(`${at(index)} is ${totalLength} bytes; the largest message is ${DEVICE_LIMITS.maxMsgSize}`, index);
-  if (inline) {
-    if (!INLINE_OPCODES.includes(opcode)) throw einval(`${at(index)}: INLINE applies to SEND and RDMA_WRITE only, not ${opcode}`, index);
-    if (totalLength > cap.maxInlineData) throw einval(`${at(index)}: ${totalLength} inline bytes exceed cap.maxInlineData (${cap.maxInlineData})`, index);
+  const totalLength = bytesOf(sgList);
+  if (totalLength > DEVICE_LIMITS.maxMsgSize) throw messageTooLong(index, totalLength);
+  if ((flags & SendFlags.INLINE) !== 0 && (!isInlineOpcode(opcode) || totalLength > cap.maxInlineData)) throw inlineRefusal(index, opcode, isInlineOpcode(opcode), totalLength, cap);
+  fillRequest(into, wrId, opcode, flags, sgList, totalLength);
+  if (opcode === 'SEND') {
+    into.immData = undefined;
+    into.remote = null;
+    into.atomic = null;
+  } else {
+    opcodeFields(into, opcode, rawImm, rdma, atomic, sgList, index);
   }
-  const immData = opcode === 'SEND_WITH_IMM' || opcode === 'RDMA_WRITE_WITH_IMM' ? requireInt(`${at(index)}.immData`, rawImm, 0, U32, index) : undefined;
-  let remote: SendRequest['remote'] = null;
-  let atomic: SendRequest['atomic'] = null;
-  if (opcode === 'RDMA_WRITE' || opcode === 'RDMA_WRITE_WITH_IMM' || opcode === 'RDMA_READ') {
-    if (typeof rdma !== 'object' || rdma === null) throw einval(`${at(index)}.rdma { remoteAddr, rkey } is required for ${opcode}`, index);
-    remote = remoteOf(`${at(index)}.rdma`, rdma, index);
-  }
-  if (opcode === 'ATOMIC_CMP_AND_SWP' || opcode === 'ATOMIC_FETCH_AND_ADD') {
-    if (typeof rawAtomic !== 'object' || rawAtomic === null) throw einval(`${at(index)}.atomic { remoteAddr, rkey, compareAdd, swap } is required for ${opcode}`, index);
-    remote = remoteOf(`${at(index)}.atomic`, rawAtomic, index);
-    atomic = {
-      compareAdd: requireU64(`${at(index)}.atomic.compareAdd`, rawAtomic.compareAdd, index),
-      swap: opcode === 'ATOMIC_CMP_AND_SWP' ? requireU64(`${at(index)}.atomic.swap`, rawAtomic.swap, index) : 0n,
-    };
-    if (sgList.length !== 1 || sgList[0]!.length !== 8) throw einval(`${at(index)}: an atomic needs exactly one 8-byte SGE for the original value`, index);
-  }
+  return into;
+}
+
+function bytesOf(sgList: readonly Sge[]): number {
+  let total = 0;
+  for (let i = 0; i < sgList.length; i++) total += sgList[i]!.length;
+  return total;
+}
+
+function fillRequest(into: SendRequestSlot, wrId: bigint, opcode: WrOpcode, flags: number, sgList: readonly Sge[], totalLength: number): void {
   into.wrId = wrId;
   into.opcode = opcode;
   into.signaled = (flags & SendFlags.SIGNALED) !== 0;
   into.solicited = (flags & SendFlags.SOLICITED) !== 0;
   into.fence = (flags & SendFlags.FENCE) !== 0;
-  into.inline = inline;
+  into.inline = (flags & SendFlags.INLINE) !== 0;
   into.sgList = sgList;
   into.totalLength = totalLength;
+}
+
+type RdmaFields = NonNullable<SendWr['rdma']>;
+type AtomicFields = NonNullable<SendWr['atomic']>;
+
+function isInlineOpcode(opcode: WrOpcode): boolean {
+  return opcode === 'SEND' || opcode === 'SEND_WITH_IMM' || opcode === 'RDMA_WRITE' || opcode === 'RDMA_WRITE_WITH_IMM';
+}
+
+/** What the opcodes other than SEND carry besides their SGEs: an immediate, a remote address, atomic operands. */
+function opcodeFields(into: SendRequestSlot, opcode: WrOpcode, rawImm: unknown, rawRdma: unknown, rawAtomic: unknown, sgList: readonly Sge[], index: number): void {
+  const rdma = typeof rawRdma === 'object' && rawRdma !== null ? { remoteAddr: (rawRdma as RdmaFields).remoteAddr, rkey: (rawRdma as RdmaFields).rkey } : rawRdma;
+  const immData = opcode === 'SEND_WITH_IMM' || opcode === 'RDMA_WRITE_WITH_IMM' ? requireInt(`${at(index)}.immData`, rawImm, 0, U32, index) : undefined;
+  let remote: SendRequest['remote'] = null;
+  let atomic: SendRequest['atomic'] = null;
+  if (opcode === 'RDMA_WRITE' || opcode === 'RDMA_WRITE_WITH_IMM' || opcode === 'RDMA_READ') {
+    if (typeof rdma !== 'object' || rdma === null) throw einval(`${at(index)}.rdma { remoteAddr, rkey } is required for ${opcode}`, index);
+    remote = remoteOf(`${at(index)}.rdma`, rdma as RdmaFields, index);
+  }
+  if (opcode === 'ATOMIC_CMP_AND_SWP' || opcode === 'ATOMIC_FETCH_AND_ADD') {
+    if (typeof rawAtomic !== 'object' || rawAtomic === null) throw einval(`${at(index)}.atomic { remoteAddr, rkey, compareAdd, swap } is required for ${opcode}`, index);
+    const { remoteAddr, rkey, compareAdd, swap } = rawAtomic as AtomicFields;
+    remote = remoteOf(`${at(index)}.atomic`, { remoteAddr, rkey }, index);
+    atomic = {
+      compareAdd: requireU64(`${at(index)}.atomic.compareAdd`, compareAdd, index),
+      swap: opcode === 'ATOMIC_CMP_AND_SWP' ? requireU64(`${at(index)}.atomic.swap`, swap, index) : 0n,
+    };
+    if (sgList.length !== 1 || sgList[0]!.length !== 8) throw einval(`${at(index)}: an atomic needs exactly one 8-byte SGE for the original value`, index);
+  }
   into.immData = immData;
   into.remote = remote;
   into.atomic = atomic;
-  return into;
 }
 
 /**
@@ -169,10 +197,10 @@ let lastRecvRequest: RecvRequest = { wrId: -1n, sgList: NO_SGES };
 
 /** ibv_post_recv's checks of one WR's shape. */
 export function checkRecvWr(input: RecvWr, index: number, cap: Readonly<QpCap>): RecvRequest {
-  if (typeof input !== 'object' || input === null) throw einval(`WR ${index} must be an object, got ${describe(input)}`, index);
+  if (typeof input !== 'object' || input === null) throw notAnObject(index, input);
   // Each field read once (getters, proxies), as checkSendWr reads them.
   const { wrId: rawWrId, sgList } = input;
-  const wrId = isU64(rawWrId) ? rawWrId : requireU64(`${at(index)}.wrId`, rawWrId, index);
+  const wrId = isU64(rawWrId) ? rawWrId : badWrId(rawWrId, index);
   const checked = checkSgList(sgList, cap.maxRecvSge, index);
   if (checked !== lastRecvRequest.sgList || wrId !== lastRecvRequest.wrId) lastRecvRequest = { wrId, sgList: checked };
   return lastRecvRequest;
