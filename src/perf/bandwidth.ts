@@ -4,6 +4,7 @@ import { SendFlags } from '../index.js';
 import type { SendWr } from '../index.js';
 import type { PeerAddress, PerfEndpoint } from './endpoint.js';
 import { verbOf } from './options.js';
+import { residentTimes } from './resident-times.js';
 
 /** What one bandwidth run measured (perftest's tposted/tcompleted, in milliseconds). */
 export interface BwSamples {
@@ -59,12 +60,14 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
   const { txDepth, cqMod } = endpoint.options;
   const workRequest = workRequests(endpoint, remote, size);
   const timed = length.durationSeconds > 0 ? MAX_TIMED : length.iters;
-  const posted = new Float64Array(timed);
-  const completed = new Float64Array(timed);
+  const posted = residentTimes(timed);
+  const completed = residentTimes(timed);
   const deadline = length.durationSeconds > 0 ? performance.now() + length.durationSeconds * 1000 : Infinity;
   let total = length.durationSeconds > 0 ? timed : length.iters;
   let next = 0;
   let done = 0;
+  // The next WR to signal: every cqMod-th (a comparison per WR instead of a division).
+  let nextSignaled = cqMod - 1;
   // One list per length, refilled for every post of that many WRs (ibv_post_send reads the list
   // while it runs and keeps nothing of it), as perftest reuses its WR chain.
   const batches: SendWr[][] = [];
@@ -77,7 +80,9 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
     if (count <= 0) return;
     const batch = (batches[count] ??= new Array<SendWr>(count));
     for (let i = 0; i < count; i++, next++) {
-      batch[i] = workRequest(next, (next + 1) % cqMod === 0 || next === total - 1);
+      const signaled = next === nextSignaled;
+      if (signaled) nextSignaled += cqMod;
+      batch[i] = workRequest(next, signaled || next === total - 1);
       posted[next] = now;
     }
     endpoint.qp.postSend(batch);
@@ -85,9 +90,10 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
   post();
   // The window is refilled in the same turn as the completions that free it.
   await endpoint.eachCompletions(Math.max(16, Math.ceil(txDepth / cqMod)), (wcs) => {
+    // The completions of one poll were all found at this moment.
+    const now = performance.now();
     for (let w = 0; w < wcs.length; w++) {
       const through = Number(wcs[w]!.wrId) + 1;
-      const now = performance.now();
       for (let i = done; i < through; i++) completed[i] = now;
       done = through;
     }

@@ -5,6 +5,7 @@ import type { SendWr } from '../index.js';
 import type { PeerAddress, PerfEndpoint } from './endpoint.js';
 import type { RunLength } from './bandwidth.js';
 import { verbOf } from './options.js';
+import { residentTimes } from './resident-times.js';
 
 const now = () => performance.now();
 const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
@@ -23,7 +24,7 @@ class LatencyRecorder {
 
   constructor(private readonly warmup: number, private readonly length: RunLength) {
     this.capacity = length.durationSeconds > 0 ? MAX_SAMPLES : length.iters;
-    this.samples = new Float64Array(this.capacity);
+    this.samples = residentTimes(this.capacity);
     if (warmup === 0) this.startClock();
   }
 
