@@ -7,7 +7,7 @@ import type { NicQp } from './qp.js';
 import type { RcPath } from './rc-path.js';
 import { DISCARD, type Placement } from './rx-parser.js';
 import { pin } from './memory.js';
-import { resolveSgl } from './sgl.js';
+import { LastResolution, resolveSglAgain } from './sgl.js';
 import { RNR_TIMER_MS, ackTimeoutMs, isReadOrAtomic, type SendWqe } from './work-queues.js';
 
 const RNR_FOREVER = 7;
@@ -29,12 +29,14 @@ export class Requester {
   private ackTimer: TimerHandle | null = null;
   private progressSinceArm = false;
   private rnrTimer: TimerHandle | null = null;
+  private readonly lastResolution = new LastResolution();
   private readonly sendHeader: { opcode: 'SEND'; flags: number; psn: number; payloadLength: number } = { opcode: 'SEND', flags: 0, psn: 0, payloadLength: 0 };
 
   constructor(private readonly qp: NicQp, private readonly path: RcPath) {}
 
   reset(sqPsn: number): void {
     this.stopTimers();
+    this.lastResolution.clear();
     this.nextPsn = sqPsn;
     this.outstandingRdAtomic = 0;
     this.retriesLeft = this.qp.attrs.retryCnt;
@@ -92,7 +94,7 @@ export class Requester {
       wqe.local = [wqe.inline];
       return null;
     }
-    const resolved = resolveSgl(qp.services.memory, qp.init.pdHandle, wqe.sgList, isReadOrAtomic(wqe.opcode) ? 'write' : 'read');
+    const resolved = resolveSglAgain(this.lastResolution, qp.services.memory, qp.init.pdHandle, wqe.sgList, isReadOrAtomic(wqe.opcode) ? 'write' : 'read');
     if (!resolved.ok) return { status: 'LOC_PROT_ERR', cause: { kind: 'LOCAL_ERROR', fault: 'access', reason: `send WR ${wqe.wrId}: ${resolved.reason}` } };
     wqe.local = resolved.views;
     // Until the WQE is done its memory may be read (writev) or written (READ/atomic responses).

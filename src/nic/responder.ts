@@ -4,7 +4,7 @@ import type { Registration, RemoteOp } from './memory.js';
 import type { NicQp } from './qp.js';
 import type { RcPath } from './rc-path.js';
 import { DISCARD, type Placement } from './rx-parser.js';
-import { resolveSgl, sglCapacity } from './sgl.js';
+import { LastResolution, resolveSglAgain, sglCapacity } from './sgl.js';
 
 type RequestHeader = Exclude<FrameHeader, { opcode: 'ACK' | 'NAK' | 'RDMA_READ_RESPONSE' | 'ATOMIC_RESPONSE' | 'TERMINATE' }>;
 
@@ -37,6 +37,8 @@ export class Responder {
    */
   private readonly placing: { kind: 'place'; segments: readonly Uint8Array[]; regions: readonly Registration[]; done: () => void };
   private readonly placed = { psn: 0, length: 0, recv: null as 'RECV' | 'RECV_RDMA_WITH_IMM' | null, immData: undefined as number | undefined, solicited: false };
+  /** The receive list resolved last (perftest reposts one list object). */
+  private readonly lastResolution = new LastResolution();
   /** The one segment and region of a WRITE: an RDMA target is one contiguous MR range. */
   private readonly writeSegment: Uint8Array[] = [];
   private readonly writeRegion: Registration[] = [];
@@ -46,6 +48,7 @@ export class Responder {
   }
 
   reset(rqPsn: number): void {
+    this.lastResolution.clear();
     this.expectedPsn = rqPsn;
     this.dropping = false;
   }
@@ -101,7 +104,7 @@ export class Responder {
       return this.fatal('invalid-request', `a ${request.payloadLength}-byte SEND does not fit the posted receive of ${capacity} bytes`, false);
     }
     // The head receive's SGEs are checked now (at use, as hardware does) and cut to the payload.
-    const resolved = resolveSgl(qp.services.memory, qp.init.pdHandle, wqe.sgList, 'write', request.payloadLength);
+    const resolved = resolveSglAgain(this.lastResolution, qp.services.memory, qp.init.pdHandle, wqe.sgList, 'write', request.payloadLength);
     if (!resolved.ok) {
       qp.completer.completeRecv('LOC_PROT_ERR', 0, 'RECV', undefined, solicited);
       this.nak('REMOTE_OPERATIONAL_ERROR', request.psn);

@@ -34,6 +34,63 @@ export function resolveSgl(memory: MemoryTable, pdHandle: number, sgList: readon
   return { ok: true, views, regions };
 }
 
+/**
+ * The one-SGE list a QP's requester resolved last, and the answer. The verbs layer hands equal
+ * one-SGE lists over as one object (a checked list is a value), so a run of WRs on one buffer is
+ * answered by identity, before the table's cache below is searched; every rule of that cache
+ * holds here too (the same table, PD, generation of the table, access and length, the view
+ * still whole, the grant reported to an observer as a looked-up one).
+ */
+export class LastResolution {
+  memory: MemoryTable | null = null;
+  pdHandle = -1;
+  sgList: readonly Sge[] | null = null;
+  write = false;
+  length = -1;
+  generation = -1;
+  result: SglResolution = NOTHING;
+  view: Uint8Array = EMPTY_VIEW;
+  region: Registration | null = null;
+  take = 0;
+
+  /** Lets go of the answer (and the region and buffer it holds): the QP was reset. */
+  clear(): void {
+    this.memory = this.sgList = this.region = null;
+    this.result = NOTHING;
+    this.view = EMPTY_VIEW;
+  }
+}
+
+/** The answer is still the one view and region it was made with, whole (a caller may not change it; a detached buffer reads 0 bytes). */
+function intact(result: SglResolution, view: Uint8Array, region: Registration | null, take: number): boolean {
+  return result.ok && result.views.length === 1 && result.views[0] === view && view.byteLength === take && result.regions.length === 1 && result.regions[0] === region;
+}
+
+/** resolveSgl, answered from `last` when it holds this very list. */
+export function resolveSglAgain(last: LastResolution, memory: MemoryTable, pdHandle: number, sgList: readonly Sge[], access: 'read' | 'write', length = Infinity): SglResolution {
+  const write = access === 'write';
+  if (sgList === last.sgList && memory === last.memory && pdHandle === last.pdHandle && write === last.write && length === last.length && memory.generation === last.generation && intact(last.result, last.view, last.region, last.take)) {
+    memory.reportCachedLocal(last.region!, sgList[0]!.addr, last.take, write);
+    return last.result;
+  }
+  const result = resolveSgl(memory, pdHandle, sgList, access, length);
+  if (result.ok && sgList.length === 1 && result.views.length === 1) {
+    last.memory = memory;
+    last.pdHandle = pdHandle;
+    last.sgList = sgList;
+    last.write = write;
+    last.length = length;
+    last.generation = memory.generation;
+    last.result = result;
+    last.view = result.views[0]!;
+    last.region = result.regions[0]!;
+    last.take = result.views[0]!.byteLength;
+  } else {
+    last.sgList = null;
+  }
+  return result;
+}
+
 /** A resolution of a one-SGE list, good for the generation of its table it was made under. */
 interface CachedResolution {
   generation: number;
@@ -114,8 +171,8 @@ function resolveOne(memory: MemoryTable, pdHandle: number, sge: Sge, write: bool
     if (entry.lkey === lkey && entry.addr === addr && entry.take === take && entry.write === write && entry.pdHandle === pdHandle) {
       // A hit is the one view and region it was made with, whole: a caller that changed a shared
       // answer (the type forbids it) or a buffer detached under its MR makes it a miss.
-      if (entry.result.ok && entry.result.views.length === 1 && entry.result.views[0] === entry.view && entry.view.byteLength === take && entry.result.regions.length === 1 && entry.result.regions[0] === entry.region) {
-        memory.reportCachedLocal(entry.result.regions[0]!, addr, take, write);
+      if (intact(entry.result, entry.view, entry.region, take)) {
+        memory.reportCachedLocal(entry.region!, addr, take, write);
         return entry.result;
       }
       break;
