@@ -3,7 +3,9 @@ import { einval } from '../abi/errors.js';
 /** The predicates of requireInt and requireU64, for hot paths that name the argument only on failure. */
 export const isIntIn = (value: unknown, min: number, max: number): value is number =>
   typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-export const isU64 = (value: unknown): value is bigint => typeof value === 'bigint' && value >= 0n && value <= 0xffff_ffff_ffff_ffffn;
+// asUintN(64) gives a bigint in 0..2^64-1 back unchanged, and only such a bigint: one builtin,
+// where two range comparisons were two (Builtins_BigIntLessThanOrEqual, 0.7 % of the sender).
+export const isU64 = (value: unknown): value is bigint => typeof value === 'bigint' && BigInt.asUintN(64, value) === value;
 
 /** Shared argument checks: each names the argument, what it got and what is allowed. */
 export function requireInt(name: string, value: unknown, min: number, max: number, badWr?: number): number {

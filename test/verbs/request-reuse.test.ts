@@ -19,6 +19,15 @@ const WRS: SendWr[] = [
   { wrId: 7n, opcode: 'ATOMIC_FETCH_AND_ADD', sendFlags: 0, sgList: [SGE], atomic: { ...REMOTE, compareAdd: 1n, swap: 0n } },
 ];
 
+describe('wrId: a bigint in 0..2^64-1, the bounds included', () => {
+  it.each([0n, 1n, (1n << 63n) + 5n, (1n << 64n) - 1n])('%s is posted as it is', (wrId) => {
+    expect(checkSendWr({ ...WRS[0]!, wrId }, 0, 'RC', CAP, blankSendRequest()).wrId).toBe(wrId);
+  });
+  it.each([-1n, 1n << 64n, -(1n << 64n) + 1n, 5, '5'])('%s is refused', (wrId) => {
+    expect(() => checkSendWr({ ...WRS[0]!, wrId } as unknown as SendWr, 0, 'RC', CAP, blankSendRequest())).toThrow(/wr\[0\]\.wrId must be a bigint in 0\.\.2\^64-1/);
+  });
+});
+
 describe('send requests: each post refills the objects of the one before', () => {
   it('a request refilled after any other WR equals one checked into a new object, for every pair of opcodes', () => {
     for (const before of WRS) {
