@@ -33,6 +33,8 @@ export class TxBatch {
   private unackedRequests = 0;
   private unackedBytes = 0;
   private flushScheduled = false;
+  private lastOpcode: FrameHeader['opcode'] | null = null;
+  private lastCode = 0;
   private unwritten = 0;
 
   constructor(
@@ -54,7 +56,7 @@ export class TxBatch {
     if (length !== header.payloadLength) throw new Error(`TxBatch invariant: ${header.opcode} payload ${length} != header ${header.payloadLength}`);
     const packed = !owned && length < TX_COPYBREAK;
     // The opcode is looked up once: its code gives the header's length and is encoded.
-    const code = requireCode(header.opcode);
+    const code = header.opcode === this.lastOpcode ? this.lastCode : this.codeOf(header.opcode);
     const headerBytes = headerBytesForCode(code);
     const room = headerBytes + (packed ? length : 0);
     const at = this.staging.reserve(room, this.takeChunk);
@@ -84,6 +86,19 @@ export class TxBatch {
   raw(bytes: Uint8Array): void {
     const at = this.staging.reserve(bytes.byteLength, this.takeChunk);
     this.staging.block.set(bytes, at);
+  }
+
+  /**
+   * The wire code of `opcode`, remembered: a batch's frames are mostly of one opcode (a doorbell's
+   * SENDs, a responder's ACKs), so frame() then compares instead of looking the name up. The
+   * lookup's switch, inlined into frame, used up V8's inlining budget there, and the header's
+   * writer was called instead of inlined (0.3 µs of a 32-frame doorbell, 64 B send_bw).
+   */
+  private codeOf(opcode: FrameHeader['opcode']): number {
+    const code = requireCode(opcode);
+    this.lastOpcode = opcode;
+    this.lastCode = code;
+    return code;
   }
 
   /** Coalesces acknowledgements: only the newest cumulative ACK of a turn goes out. */

@@ -24,25 +24,10 @@ function requireU64(name: string, value: bigint): void {
   if (value < 0n || value > 0xffffffffffffffffn) throw new WireEncodeError(`${name} must fit in 64 bits, got ${value}`);
 }
 
-/**
- * The last opcode looked up and its code. The frames of a batch are mostly of one opcode (a
- * doorbell's SENDs, a responder's ACKs), so the answer is then one comparison: opcodeCode's
- * switch, inlined into the transmit path, used up V8's inlining budget there, and the header's
- * writer was called instead of inlined (0.3 µs of a 32-frame doorbell, 64 B send_bw).
- */
-let lastOpcode: OpcodeName | null = null;
-let lastCode = 0;
-
-/** The wire code of `opcode`, refused when it names none: looked up once per frame (and passed on). */
+/** The wire code of `opcode`, refused when it names none. */
 export function requireCode(opcode: OpcodeName): number {
-  return opcode === lastOpcode ? lastCode : lookUpCode(opcode);
-}
-
-function lookUpCode(opcode: OpcodeName): number {
   const code = opcodeCode(opcode) ?? 0;
   if (HEADER_BYTES_BY_CODE[code] === 0) throw new WireEncodeError(`unknown opcode ${JSON.stringify(opcode)}`);
-  lastOpcode = opcode;
-  lastCode = code;
   return code;
 }
 

@@ -88,4 +88,33 @@ describe('Tx staging: no byte a batch points at is handed out again before it is
       written.at(-1)!.done!();
     }
   });
+
+  it('a batch of frames of changing opcodes goes out with each frame\'s own opcode: the remembered code never answers for another one, and an unknown opcode is refused', () => {
+    const written: Uint8Array[][] = [];
+    const transport = { closed: false, writev(chunks: readonly Uint8Array[], done?: () => void) { written.push([...chunks]); done?.(); } } as unknown as Transport;
+    const tx = new TxBatch(transport, { framesSent: 0, bytesSent: 0, txPayloadBytesCopied: 0 }, { defer: (t) => t(), soon: (t) => t() }, () => {});
+    const payload = [new Uint8Array(8).fill(1)];
+    const sent = [
+      { opcode: 'SEND', flags: 0, psn: 1, payloadLength: 8 },
+      { opcode: 'SEND', flags: 0, psn: 2, payloadLength: 8 },
+      { opcode: 'RDMA_WRITE', flags: 0, psn: 3, payloadLength: 8, remoteAddr: 64, rkey: 5 },
+      { opcode: 'SEND', flags: 0, psn: 4, payloadLength: 8 },
+      { opcode: 'SEND_WITH_IMM', flags: 0, psn: 5, payloadLength: 8, immData: 9 },
+      { opcode: 'NAK', flags: 0, psn: 6, payloadLength: 0, code: 'RNR', rnrTimer: 3 },
+    ] as const;
+    for (const header of sent) tx.frame(header, header.payloadLength > 0 ? payload : []);
+    expect(() => tx.frame({ opcode: 'BOGUS', flags: 0, psn: 7, payloadLength: 0 } as never)).toThrow(/^unknown opcode "BOGUS"$/);
+    tx.frame(sent[0]!, payload);
+    tx.flush();
+    const wire = Buffer.concat(written.flat());
+    const seen: unknown[] = [];
+    for (let at = 0; at < wire.byteLength;) {
+      const headerBytes = headerBytesForCode(wire[at]!);
+      const h = decodeHeader(wire.subarray(at, at + headerBytes), { maxPayload: 1 << 30 });
+      if (!h.ok) throw new Error(`at ${at}: ${h.reason}`);
+      seen.push(h.value);
+      at += headerBytes + h.value.payloadLength;
+    }
+    expect(seen).toEqual([...sent, sent[0]]);
+  });
 });
