@@ -86,7 +86,8 @@ export function resolveSglAgain(last: LastResolution, memory: MemoryTable, pdHan
     last.region = result.regions[0]!;
     last.take = result.views[0]!.byteLength;
   } else {
-    last.sgList = null;
+    // Nothing of an answer not kept is held (a refused list's region may be deregistered next).
+    last.clear();
   }
   return result;
 }

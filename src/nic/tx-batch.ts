@@ -56,7 +56,8 @@ export class TxBatch {
     if (length !== header.payloadLength) throw new Error(`TxBatch invariant: ${header.opcode} payload ${length} != header ${header.payloadLength}`);
     const packed = !owned && length < TX_COPYBREAK;
     // The opcode is looked up once: its code gives the header's length and is encoded.
-    const code = header.opcode === this.lastOpcode ? this.lastCode : this.codeOf(header.opcode);
+    // lastCode 0 is no opcode (none remembered yet): a header whose opcode is null is looked up, and refused.
+    const code = this.lastCode !== 0 && header.opcode === this.lastOpcode ? this.lastCode : this.codeOf(header.opcode);
     const headerBytes = headerBytesForCode(code);
     const room = headerBytes + (packed ? length : 0);
     const at = this.staging.reserve(room, this.takeChunk);

@@ -60,8 +60,8 @@ export async function runBandwidth(endpoint: PerfEndpoint, remote: PeerAddress, 
   const { txDepth, cqMod } = endpoint.options;
   const workRequest = workRequests(endpoint, remote, size);
   const timed = length.durationSeconds > 0 ? MAX_TIMED : length.iters;
-  const posted = residentTimes(timed);
-  const completed = residentTimes(timed);
+  const posted = residentTimes(timed, length.durationSeconds === 0);
+  const completed = residentTimes(timed, length.durationSeconds === 0);
   const deadline = length.durationSeconds > 0 ? performance.now() + length.durationSeconds * 1000 : Infinity;
   let total = length.durationSeconds > 0 ? timed : length.iters;
   let next = 0;

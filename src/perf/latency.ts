@@ -24,7 +24,7 @@ class LatencyRecorder {
 
   constructor(private readonly warmup: number, private readonly length: RunLength) {
     this.capacity = length.durationSeconds > 0 ? MAX_SAMPLES : length.iters;
-    this.samples = residentTimes(this.capacity);
+    this.samples = residentTimes(this.capacity, length.durationSeconds === 0);
     if (warmup === 0) this.startClock();
   }
 

@@ -58,8 +58,10 @@ function oneSgeList(addr: number, length: number, lkey: number): readonly Sge[] 
 /** The SGEs copied (the caller may reuse its WR once post returns), into an array of their exact number. */
 function checkSgList(sgList: unknown, maxSge: number, index: number): readonly Sge[] {
   if (sgList === undefined || sgList === null) return NO_SGES;
-  if (!Array.isArray(sgList) || sgList.length > maxSge) throw sgListRefusal(sgList, maxSge, index);
+  if (!Array.isArray(sgList)) throw sgListRefusal(sgList, 0, maxSge, index);
+  // Read once: a proxy's length could say one thing to the check and another to the copy.
   const count = sgList.length;
+  if (count > maxSge) throw sgListRefusal(sgList, count, maxSge, index);
   if (count === 0) return NO_SGES;
   if (count === 1) {
     // One SGE (the common post) shares the last such list made: no array or object is built for it.
@@ -166,13 +168,13 @@ function isInlineOpcode(opcode: WrOpcode): boolean {
 
 /** What the opcodes other than SEND carry besides their SGEs: an immediate, a remote address, atomic operands. */
 function opcodeFields(into: SendRequestSlot, opcode: WrOpcode, rawImm: unknown, rawRdma: unknown, rawAtomic: unknown, sgList: readonly Sge[], index: number): void {
-  const rdma = typeof rawRdma === 'object' && rawRdma !== null ? { remoteAddr: (rawRdma as RdmaFields).remoteAddr, rkey: (rawRdma as RdmaFields).rkey } : rawRdma;
   const immData = opcode === 'SEND_WITH_IMM' || opcode === 'RDMA_WRITE_WITH_IMM' ? requireInt(`${at(index)}.immData`, rawImm, 0, U32, index) : undefined;
   let remote: SendRequest['remote'] = null;
   let atomic: SendRequest['atomic'] = null;
   if (opcode === 'RDMA_WRITE' || opcode === 'RDMA_WRITE_WITH_IMM' || opcode === 'RDMA_READ') {
-    if (typeof rdma !== 'object' || rdma === null) throw einval(`${at(index)}.rdma { remoteAddr, rkey } is required for ${opcode}`, index);
-    remote = remoteOf(`${at(index)}.rdma`, rdma as RdmaFields, index);
+    if (typeof rawRdma !== 'object' || rawRdma === null) throw einval(`${at(index)}.rdma { remoteAddr, rkey } is required for ${opcode}`, index);
+    const { remoteAddr, rkey } = rawRdma as RdmaFields;
+    remote = remoteOf(`${at(index)}.rdma`, { remoteAddr, rkey }, index);
   }
   if (opcode === 'ATOMIC_CMP_AND_SWP' || opcode === 'ATOMIC_FETCH_AND_ADD') {
     if (typeof rawAtomic !== 'object' || rawAtomic === null) throw einval(`${at(index)}.atomic { remoteAddr, rkey, compareAdd, swap } is required for ${opcode}`, index);

@@ -38,10 +38,10 @@ export function inlineRefusal(index: number, opcode: WrOpcode, inlineOpcode: boo
   return einval(`${at(index)}: ${totalLength} inline bytes exceed cap.maxInlineData (${cap.maxInlineData})`, index);
 }
 
-/** The sgList is no array, or longer than the QP allows. */
-export function sgListRefusal(sgList: unknown, maxSge: number, index: number): VerbsError {
+/** The sgList is no array, or `count` (its length, as the check read it) is more than the QP allows. */
+export function sgListRefusal(sgList: unknown, count: number, maxSge: number, index: number): VerbsError {
   if (!Array.isArray(sgList)) return einval(`${at(index)}.sgList must be an array, got ${describe(sgList)}`, index);
-  return einval(`${at(index)}.sgList has ${sgList.length} entries; the QP allows ${maxSge}`, index);
+  return einval(`${at(index)}.sgList has ${count} entries; the QP allows ${maxSge}`, index);
 }
 
 export const sgeHole = (index: number, i: number): VerbsError => einval(`${at(index)}.sgList[${i}] is a hole in a sparse array; every entry must be { addr, length, lkey }`, index);

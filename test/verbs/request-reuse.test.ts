@@ -28,6 +28,24 @@ describe('wrId: a bigint in 0..2^64-1, the bounds included', () => {
   });
 });
 
+describe('an SGE list is read once: what is checked is what is posted', () => {
+  /** A list whose length says `first` to its first reader and `later` to every other. */
+  const shifty = (first: number, later: number) => {
+    let reads = 0;
+    const list = new Proxy([SGE, SGE, SGE], { get: (target, key, receiver) => (key === 'length' ? (++reads === 1 ? first : later) : Reflect.get(target, key, receiver)) });
+    return { list, reads: () => reads };
+  };
+  it('a length that grows after the check cannot pass more SGEs than the QP allows', () => {
+    const { list, reads } = shifty(1, 3);
+    const request = checkSendWr({ ...WRS[0]!, sgList: list }, 0, 'RC', { ...CAP, maxSendSge: 1 }, blankSendRequest());
+    expect([request.sgList.length, request.totalLength, reads()]).toEqual([1, SGE.length, 1]);
+  });
+  it('a refusal names the length the check read', () => {
+    const { list } = shifty(3, 1);
+    expect(() => checkSendWr({ ...WRS[0]!, sgList: list }, 0, 'RC', { ...CAP, maxSendSge: 1 }, blankSendRequest())).toThrow(/wr\[0\]\.sgList has 3 entries; the QP allows 1/);
+  });
+});
+
 describe('send requests: each post refills the objects of the one before', () => {
   it('a request refilled after any other WR equals one checked into a new object, for every pair of opcodes', () => {
     for (const before of WRS) {

@@ -89,6 +89,14 @@ describe('Tx staging: no byte a batch points at is handed out again before it is
     }
   });
 
+  it('a fresh batch refuses a header with no opcode (null is never taken for the remembered one)', () => {
+    const transport = { closed: false, writev() {} } as unknown as Transport;
+    const counters = { framesSent: 0, bytesSent: 0, txPayloadBytesCopied: 0 };
+    const tx = new TxBatch(transport, counters, { defer: (t) => t(), soon: (t) => t() }, () => {});
+    expect(() => tx.frame({ opcode: null, flags: 0, psn: 0, payloadLength: 0 } as never)).toThrow(/^unknown opcode null$/);
+    expect(counters.framesSent).toBe(0);
+  });
+
   it('a batch of frames of changing opcodes goes out with each frame\'s own opcode: the remembered code never answers for another one, and an unknown opcode is refused', () => {
     const written: Uint8Array[][] = [];
     const transport = { closed: false, writev(chunks: readonly Uint8Array[], done?: () => void) { written.push([...chunks]); done?.(); } } as unknown as Transport;
