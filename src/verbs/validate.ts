@@ -1,5 +1,9 @@
 import { einval } from '../abi/errors.js';
 
+/** The largest u32, and the largest address an SGE or a remote address may name. */
+export const U32 = 0xffffffff;
+export const MAX_ADDR = Number.MAX_SAFE_INTEGER;
+
 /** The predicates of requireInt and requireU64, for hot paths that name the argument only on failure. */
 export const isIntIn = (value: unknown, min: number, max: number): value is number =>
   typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;

@@ -3,12 +3,11 @@ import { einval } from '../abi/errors.js';
 import { DEVICE_LIMITS } from '../abi/limits.js';
 import type { QpCap, QpType, RecvWr, SendWr, Sge, WrOpcode } from '../abi/types.js';
 import type { RecvRequest, SendRequest } from '../provider/ops.js';
-import { isIntIn, isU64, requireInt, requireU64 } from './validate.js';
+import { MAX_ADDR, U32, isIntIn, isU64, requireInt, requireU64 } from './validate.js';
 import {
   at, badOpcode, badSendFlags, badSgeField, badWrId, inlineRefusal, messageTooLong, notAnObject, sgeHole, sgeNotAnObject, sgListRefusal, streamSendOnly,
 } from './wr-refusals.js';
 
-const U32 = 0xffffffff;
 
 /**
  * The WR list of a post, as an array with no holes: `Array#map` and `forEach` skip the holes of
@@ -31,7 +30,6 @@ export const holeError = (index: number) => einval(`WR ${index} is a hole in a s
 
 // The hot path of a post: each field is tested with the predicate alone, and only a field that
 // fails is named, by its refusal in wr-refusals.ts (no string built otherwise).
-const MAX_ADDR = Number.MAX_SAFE_INTEGER;
 
 // Not frozen: a frozen array's elements kind sends optimized keyed loads to V8's generic IC.
 const NO_SGES: readonly Sge[] = [];
@@ -89,7 +87,7 @@ function sgeAt(sgList: readonly unknown[], i: number, index: number): Sge {
 const sgeFieldsOk = (addr: unknown, length: unknown, lkey: unknown): boolean => isIntIn(addr, 0, MAX_ADDR) && isIntIn(length, 0, U32) && isIntIn(lkey, 0, U32);
 
 function remoteOf(where: string, value: { remoteAddr: unknown; rkey: unknown }, index: number) {
-  return { addr: requireInt(`${where}.remoteAddr`, value.remoteAddr, 0, Number.MAX_SAFE_INTEGER, index), rkey: requireInt(`${where}.rkey`, value.rkey, 0, U32, index) };
+  return { addr: requireInt(`${where}.remoteAddr`, value.remoteAddr, 0, MAX_ADDR, index), rkey: requireInt(`${where}.rkey`, value.rkey, 0, U32, index) };
 }
 
 /** OPCODES.includes as a switch: the builtin's call measured ~0.4 % of the send path. */

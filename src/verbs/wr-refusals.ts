@@ -1,7 +1,7 @@
 import { einval, type VerbsError } from '../abi/errors.js';
 import { DEVICE_LIMITS } from '../abi/limits.js';
 import type { QpCap, WrOpcode } from '../abi/types.js';
-import { describe, requireInt, requireOneOf, requireU64, requireFlags } from './validate.js';
+import { MAX_ADDR, U32, describe, requireInt, requireOneOf, requireU64, requireFlags } from './validate.js';
 
 /**
  * Why a WR is refused, one named builder per rule, out of line: the checks of a post stay small
@@ -10,8 +10,6 @@ import { describe, requireInt, requireOneOf, requireU64, requireFlags } from './
  * text is only built for a WR that is refused. Each builder gets the values the check already
  * read: a WR's fields are read once (getters, proxies), never again to explain a refusal.
  */
-const U32 = 0xffffffff;
-const MAX_ADDR = Number.MAX_SAFE_INTEGER;
 const OPCODES: readonly WrOpcode[] = ['SEND', 'SEND_WITH_IMM', 'RDMA_WRITE', 'RDMA_WRITE_WITH_IMM', 'RDMA_READ', 'ATOMIC_CMP_AND_SWP', 'ATOMIC_FETCH_AND_ADD'];
 const SEND_FLAG_NAMES = 'FENCE|SIGNALED|SOLICITED|INLINE';
 

@@ -54,9 +54,10 @@ export function encodeHeader(header: FrameHeader, out: Uint8Array): number {
  * bytes that are sent.
  */
 export function encodeHeaderAt(header: FrameHeader, bytes: Uint8Array, at: number): number {
-  const length = HEADER_BYTES_BY_CODE[requireCode(header.opcode)]!;
+  const code = requireCode(header.opcode);
+  const length = HEADER_BYTES_BY_CODE[code]!;
   if (at < 0 || at + length > bytes.byteLength) throw new WireEncodeError(`no room for a ${length}-byte ${header.opcode} header at ${at} of a ${bytes.byteLength}-byte buffer`);
-  return encodeHeaderIn(header, encodeView(bytes.buffer), bytes.byteOffset + at);
+  return encodeHeaderIn(header, encodeView(bytes.buffer), bytes.byteOffset + at, code);
 }
 
 /**
@@ -98,10 +99,11 @@ function writeCommonFields(v: DataView, base: number, code: number, flags: numbe
 }
 
 /** Out of line, so that writeCommonFields stays small: throws for the first field out of range. */
-function refuseCommonFields(flags: number, psn: number, payloadLength: number): void {
+function refuseCommonFields(flags: number, psn: number, payloadLength: number): never {
   requireU32('flags', flags, KNOWN_FLAGS);
   requireU32('psn', psn, MAX_PSN);
   requireU32('payloadLength', payloadLength);
+  throw new WireEncodeError(`encoder invariant: common fields flags ${flags}, psn ${psn}, payloadLength ${payloadLength} refused, yet each is in range`);
 }
 
 function writeHeader(header: FrameHeader, code: number, v: DataView, base: number): void {
