@@ -126,22 +126,65 @@ export class TxBatch {
   flushSoon(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    this.scheduler.soon(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+    this.scheduler.soon(this.flushLater);
   }
+
+  private readonly flushLater = (): void => {
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   flush(): void {
     this.emitPendingAck();
     this.staging.takeRun(this.takeChunk);
-    const released = this.staging.seal();
     if (this.chunks.length === 0 || this.transport.closed) {
       // Nothing will be written: the blocks it reserved are free again.
-      this.chunks = [];
-      released();
+      this.chunks.length = 0;
+      this.staging.releaseBatch();
       return;
     }
+    if (this.chunks.length <= MAX_BATCH_CHUNKS && this.transport.writevAtOnce !== undefined) this.writeOne();
+    else this.writeInParts();
+  }
+
+  /**
+   * The batch as one writev, reported at once when the kernel took it in the call (the usual case):
+   * then its blocks are free and its chunk list is reused, with nothing allocated for it.
+   */
+  private writeOne(): void {
+    const batch = this.chunks;
+    if (++this.unwritten > MAX_UNWRITTEN_BATCHES) {
+      // Never written: the transport is failed by onOverflow, and the batch's blocks are free.
+      batch.length = 0;
+      this.staging.releaseBatch();
+      this.onOverflow();
+      return;
+    }
+    for (let i = 0; i < batch.length; i++) this.counters.bytesSent += batch[i]!.byteLength;
+    if (this.transport.writevAtOnce!(batch, this.oneWritten)) {
+      this.unwritten--;
+      this.staging.releaseBatch();
+      batch.length = 0;
+      return;
+    }
+    // Reported later, in order: the releases wait in the order of their batches.
+    this.pendingReleases.push(this.staging.seal());
+    this.chunks = [];
+  }
+
+  /** The oldest batch written by writeOne and not reported at once is in the kernel. */
+  private readonly oneWritten = (): void => {
+    this.unwritten--;
+    const release = this.pendingReleases.shift();
+    if (release === undefined) throw new Error('TxBatch invariant: a batch reported written that was not waiting');
+    release();
+  };
+
+  /** Releases of writeOne's batches not yet reported, oldest first (at most maxUnwrittenBatches). */
+  private readonly pendingReleases: (() => void)[] = [];
+
+  private writeInParts(): void {
+    const released = this.staging.seal();
     const all = this.chunks;
     this.chunks = [];
     // One writev per IOV_MAX chunks: a doorbell of thousands of WRs takes a few syscalls, not thousands.

@@ -88,8 +88,8 @@ export class TxStaging {
   }
 
   /**
-   * The batch is complete: returns what to call once it is written, or at once if it never will
-   * be (nothing to send, a closed transport). Called exactly once per batch.
+   * The batch is complete and is written later: returns what to call once it is. A batch ends
+   * with exactly one of seal and releaseBatch.
    */
   seal(): () => void {
     const blocks = this.touched;
@@ -99,11 +99,26 @@ export class TxStaging {
     return () => {
       if (released) throw new Error('TxStaging invariant: a batch released twice');
       released = true;
-      for (const block of blocks) {
-        block.unwritten--;
-        if (block.unwritten < 0) throw new Error('TxStaging invariant: a block released more often than it was used');
-        if (block.unwritten === 0 && block !== this.current && this.spare.length < SPARE_BLOCKS) this.spare.push(block);
-      }
+      this.release(blocks);
     };
+  }
+
+  /**
+   * The batch being built is written already (or never will be): its blocks are released now,
+   * with no closure and no list made for it (a batch the kernel took at once, the usual case).
+   */
+  releaseBatch(): void {
+    this.release(this.touched);
+    this.touched.length = 0;
+    this.lastTouched = null;
+  }
+
+  private release(blocks: readonly Block[]): void {
+    for (let i = 0; i < blocks.length; i++) {
+      const block = blocks[i]!;
+      block.unwritten--;
+      if (block.unwritten < 0) throw new Error('TxStaging invariant: a block released more often than it was used');
+      if (block.unwritten === 0 && block !== this.current && this.spare.length < SPARE_BLOCKS) this.spare.push(block);
+    }
   }
 }

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { handleOf, internalsOf, type TcpHandle, type WrapOptions } from './node-internals.js';
-import { writeBatch } from './socket-write.js';
+import { startHandleWrite, writeBatch, writeError, WRITTEN } from './socket-write.js';
+import { batchBytes, WriteOrder, type Batch } from './write-order.js';
 import type { Transport, TransportCloseReason, TransportCounters, TransportSink } from './types.js';
 
 const MAX_BATCH_CHUNKS = NIC_LIMITS.maxBatchChunks;
@@ -34,15 +35,6 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-interface Batch {
-  readonly id: number;
-  readonly chunks: readonly Uint8Array[];
-  /** The batch's onWritten, then those of empty batches written after it (kept in order). */
-  readonly onFlushed: Array<() => void>;
-  /** In the kernel; its onWritten waits for the batches before it. */
-  written: boolean;
-}
-
 export class SocketTransport implements Transport {
   readonly counters: TransportCounters = { writeBatches: 0, readCallbacks: 0, bytesWritten: 0, bytesRead: 0, bytesCopied: 0 };
 
@@ -55,11 +47,8 @@ export class SocketTransport implements Transport {
   private constructing = false;
   /** Pre-handover bytes, delivered first by start(). */
   private early: Buffer[];
-  /** Batches written and not yet flushed, oldest first (Node completes writes in order). */
-  private unflushed: Batch[] = [];
-  /** The tail of `unflushed` not yet given to the socket (written before it existed). */
-  private queued: Batch[] = [];
-  private nextBatchId = 1;
+  /** Batches written and not yet reported, oldest first. */
+  private readonly order = new WriteOrder();
   /** The target lent by the sink for the next kernel read. */
   private target: Uint8Array | null = null;
   /** First recorded reason wins; non-null means closed. */
@@ -98,28 +87,51 @@ export class SocketTransport implements Transport {
     // A closed stream cannot take bytes; the sink has (or will get) onClose and flushes its WRs.
     // After shutdown() the FIN is out (or queued): nothing may follow it.
     if (this.reason !== null || this.halfClosed || this.writeError !== null) return;
-    const live: Uint8Array[] = [];
-    let bytes = 0;
-    for (const chunk of chunks) {
-      if (!(chunk instanceof Uint8Array)) throw new TypeError('writev: every chunk must be a Uint8Array');
-      if (chunk.byteLength === 0) continue; // nothing to send; an empty iovec is legal but pointless
-      live.push(chunk);
-      bytes += chunk.byteLength;
-    }
+    // A copy: the batch keeps its list until it is written. Empty chunks are dropped (legal, pointless).
+    let live = chunks.slice();
+    let bytes = batchBytes(live);
+    if (bytes < 0) bytes = batchBytes((live = live.filter((chunk) => chunk.byteLength > 0)));
     if (live.length === 0) {
       // Nothing to send, but completions stay in order: after the batches before it.
       if (onWritten === undefined) return;
-      const tail = this.unflushed.at(-1);
-      if (tail !== undefined) tail.onFlushed.push(onWritten);
-      else process.nextTick(() => this.written(onWritten));
+      // The queue a batch written at once reports in (a tick would overtake one written after it).
+      if (!this.order.addEmpty(onWritten)) queueMicrotask(() => this.written(onWritten));
       return;
     }
     this.counters.writeBatches++;
     this.counters.bytesWritten += bytes;
-    const batch: Batch = { id: this.nextBatchId++, chunks: live, onFlushed: onWritten === undefined ? [] : [onWritten], written: false };
-    this.unflushed.push(batch);
-    if (this.socket === null) this.queued.push(batch);
-    else this.submit(batch);
+    const batch = this.order.add(live, onWritten, this.socket === null);
+    if (this.socket !== null) this.submit(batch);
+  }
+
+  writevAtOnce(chunks: readonly Uint8Array[], onWritten: () => void): boolean {
+    // Only with nothing in front of it (nothing unreported, nothing queued before the socket) and
+    // bytes in every chunk can a batch be reported by the return; anything else is writev's.
+    const bytes = !this.order.idle || this.socket === null || chunks.length > MAX_BATCH_CHUNKS || this.reason !== null || this.halfClosed || this.writeError !== null ? 0 : batchBytes(chunks);
+    const started = bytes > 0 ? startHandleWrite(this.socket!, chunks) : null;
+    if (started === null) {
+      this.writev(chunks, onWritten);
+      return false;
+    }
+    this.counters.writeBatches++;
+    this.counters.bytesWritten += bytes;
+    if (started === WRITTEN) return true;
+    if ('failed' in started) {
+      const error = writeError(started.failed);
+      // As writev's failure: reported after this call, never inside it.
+      queueMicrotask(() => {
+        if (this.reason === null) this.onSocketError(error);
+      });
+      return false;
+    }
+    // Waiting in libuv: tracked as writev's batches are, so later ones are reported after it.
+    const batch = this.order.add(chunks, onWritten, false);
+    started.oncomplete = (status: number) => {
+      started.buffer = null;
+      if (status >= 0) this.flushed(batch.id);
+      else if (this.reason === null) this.onSocketError(writeError(status));
+    };
+    return false;
   }
 
   /**
@@ -239,9 +251,7 @@ export class SocketTransport implements Transport {
       this.teardown();
       return;
     }
-    const queued = this.queued;
-    this.queued = [];
-    for (const batch of queued) this.submit(batch);
+    for (const batch of this.order.takeQueued()) this.submit(batch);
     if (this.halfClosed) socket.end();
   }
 
@@ -302,22 +312,15 @@ export class SocketTransport implements Transport {
     });
   }
 
-  /**
-   * Batch `id` is in the kernel. Writes straight to the handle may report out of order (libuv
-   * defers a write finished inside uv_write while a later one completes at once), so each batch's
-   * onWritten runs once it and every batch before it are written: always in order.
-   */
+  /** Batch `id` is in the kernel: the callbacks now due run, in writev order. */
   private flushed(id: number): void {
     if (this.reason !== null || this.writeError !== null) return;
-    const batch = this.unflushed.find((b) => b.id === id);
-    if (batch === undefined || batch.written) {
+    const due = this.order.flushed(id);
+    if (due === null) {
       this.fail(`transport invariant: batch ${id} flushed, but it is not waiting to be`);
       return;
     }
-    batch.written = true;
-    while (this.unflushed.length > 0 && this.unflushed[0]!.written && this.reason === null) {
-      for (const onWritten of this.unflushed.shift()!.onFlushed) this.written(onWritten);
-    }
+    for (let i = 0; i < due.length; i++) this.written(due[i]!);
   }
 
   private written(onWritten: () => void): void {
@@ -346,8 +349,7 @@ export class SocketTransport implements Transport {
     if (syscall === 'write' && this.reason === null) {
       if (this.writeError !== null) return;
       this.writeError = describe(error);
-      this.queued = [];
-      this.unflushed = [];
+      this.order.clear();
       this.drainTimer = setTimeout(() => this.fail(this.writeError!), NIC_LIMITS.closeLingerMs);
       return;
     }
@@ -359,8 +361,7 @@ export class SocketTransport implements Transport {
     if (this.constructing) return; // wrap() tears down once the constructor has returned
     if (this.drainTimer !== null) clearTimeout(this.drainTimer);
     this.drainTimer = null;
-    this.queued = [];
-    this.unflushed = [];
+    this.order.clear();
     this.early = [];
     if (this.socket !== null) {
       this.socket.destroy(); // idempotent; its 'close' event delivers onClose

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { directWrites, handleOf, type DirectWrites, type TcpHandle } from './node-internals.js';
+import { directWrites, handleOf, type DirectWrites, type TcpHandle, type WriteRequest } from './node-internals.js';
 
 /**
  * One batch of chunks to the kernel as one writev(2), or one write(2) for a single chunk. The
@@ -16,30 +16,50 @@ export function writeBatch(socket: net.Socket, chunks: readonly Uint8Array[], on
   else writeThroughSocket(socket, chunks, onWritten);
 }
 
+/** What a write straight to the handle came to: in the kernel already, waiting in libuv, or refused. */
+export type HandleWrite = typeof WRITTEN | WriteRequest | { readonly failed: number };
+
+/** The batch was in the kernel when the write returned: no completion follows. */
+export const WRITTEN = 'written';
+
 /**
- * Straight to the TCP handle, as net.Socket's own _write does underneath its Writable: libuv
- * queues the write behind any still pending, and socket.end()'s shutdown waits for that queue.
+ * Starts a batch straight to the TCP handle, as net.Socket's own _write does underneath its
+ * Writable: libuv queues it behind any write still pending, and socket.end()'s shutdown waits
+ * for that queue. A pending write's request is returned for the caller to set `oncomplete` on:
+ * libuv reports it from the event loop, never inside this call. Null when the handle cannot be
+ * written directly (the caller writes through the socket then).
  */
-function writeToHandle(binding: DirectWrites, handle: TcpHandle, chunks: readonly Uint8Array[], onWritten: () => void, onWriteError: (error: Error) => void): void {
+export function startHandleWrite(socket: net.Socket, chunks: readonly Uint8Array[], binding: DirectWrites | null = directWrites): HandleWrite | null {
+  const handle = handleOf(socket);
+  if (binding === null || handle?.writeBuffer === undefined || handle.writev === undefined) return null;
+  return startWrite(binding, handle, chunks);
+}
+
+function startWrite(binding: DirectWrites, handle: TcpHandle, chunks: readonly Uint8Array[]): HandleWrite {
   const req = new binding.WriteWrap();
   req.handle = handle;
   req.buffer = chunks;
-  req.oncomplete = (status: number) => {
-    req.buffer = null;
-    if (status < 0) onWriteError(writeError(status));
-    else onWritten();
-  };
   const status = chunks.length === 1 ? handle.writeBuffer!(req, chunks[0]!) : handle.writev!(req, chunks, true);
-  if (status < 0) {
-    // The same queue as a write done at once: an earlier batch's onWritten is never overtaken.
-    queueMicrotask(() => onWriteError(writeError(status)));
-    return;
-  }
-  // Written at once: onWritten still runs after this call returns, as it does for a pending write.
-  if (binding.streamBaseState[binding.kLastWriteWasAsync] === 0) queueMicrotask(onWritten);
+  if (status < 0) return { failed: status };
+  return binding.streamBaseState[binding.kLastWriteWasAsync] === 0 ? WRITTEN : req;
 }
 
-function writeError(status: number): Error {
+function writeToHandle(binding: DirectWrites, handle: TcpHandle, chunks: readonly Uint8Array[], onWritten: () => void, onWriteError: (error: Error) => void): void {
+  const started = startWrite(binding, handle, chunks);
+  // Written at once, or refused at once: reported after this call returns, in the same queue, so
+  // an earlier batch's onWritten is never overtaken.
+  if (started === WRITTEN) queueMicrotask(onWritten);
+  else if ('failed' in started) queueMicrotask(() => onWriteError(writeError(started.failed)));
+  else {
+    started.oncomplete = (status: number) => {
+      started.buffer = null;
+      if (status < 0) onWriteError(writeError(status));
+      else onWritten();
+    };
+  }
+}
+
+export function writeError(status: number): Error {
   let name: string;
   try {
     name = getSystemErrorName(status);
