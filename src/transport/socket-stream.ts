@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { NIC_LIMITS } from '../abi/limits.js';
 import { handleOf, internalsOf, type TcpHandle, type WrapOptions } from './node-internals.js';
-import { startHandleWrite, writeBatch, writeError, WRITTEN } from './socket-write.js';
+import { reportWrite, startHandleWrite, writeBatch, WRITTEN } from './socket-write.js';
 import { batchBytes, WriteOrder, type Batch } from './write-order.js';
 import type { Transport, TransportCloseReason, TransportCounters, TransportSink } from './types.js';
 
@@ -116,21 +116,9 @@ export class SocketTransport implements Transport {
     this.counters.writeBatches++;
     this.counters.bytesWritten += bytes;
     if (started === WRITTEN) return true;
-    if ('failed' in started) {
-      const error = writeError(started.failed);
-      // As writev's failure: reported after this call, never inside it.
-      queueMicrotask(() => {
-        if (this.reason === null) this.onSocketError(error);
-      });
-      return false;
-    }
-    // Waiting in libuv: tracked as writev's batches are, so later ones are reported after it.
+    // Waiting in libuv, or refused: tracked and reported as writev's batches are.
     const batch = this.order.add(chunks, onWritten, false);
-    started.oncomplete = (status: number) => {
-      started.buffer = null;
-      if (status >= 0) this.flushed(batch.id);
-      else if (this.reason === null) this.onSocketError(writeError(status));
-    };
+    reportWrite(started, () => this.flushed(batch.id), this.onWriteError);
     return false;
   }
 
@@ -307,10 +295,12 @@ export class SocketTransport implements Transport {
 
   private submit(batch: Batch): void {
     const id = batch.id;
-    writeBatch(this.socket!, batch.chunks, () => this.flushed(id), (error) => {
-      if (this.reason === null) this.onSocketError(error);
-    });
+    writeBatch(this.socket!, batch.chunks, () => this.flushed(id), this.onWriteError);
   }
+
+  private readonly onWriteError = (error: Error): void => {
+    if (this.reason === null) this.onSocketError(error);
+  };
 
   /** Batch `id` is in the kernel: the callbacks now due run, in writev order. */
   private flushed(id: number): void {

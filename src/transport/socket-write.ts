@@ -45,9 +45,15 @@ function startWrite(binding: DirectWrites, handle: TcpHandle, chunks: readonly U
 }
 
 function writeToHandle(binding: DirectWrites, handle: TcpHandle, chunks: readonly Uint8Array[], onWritten: () => void, onWriteError: (error: Error) => void): void {
-  const started = startWrite(binding, handle, chunks);
-  // Written at once, or refused at once: reported after this call returns, in the same queue, so
-  // an earlier batch's onWritten is never overtaken.
+  reportWrite(startWrite(binding, handle, chunks), onWritten, onWriteError);
+}
+
+/**
+ * Reports what a started write came to, never inside the call that started it: written at once
+ * or refused at once, in a microtask (the same queue, so an earlier batch's onWritten is never
+ * overtaken); waiting in libuv, when libuv completes it.
+ */
+export function reportWrite(started: HandleWrite, onWritten: () => void, onWriteError: (error: Error) => void): void {
   if (started === WRITTEN) queueMicrotask(onWritten);
   else if ('failed' in started) queueMicrotask(() => onWriteError(writeError(started.failed)));
   else {
@@ -59,7 +65,7 @@ function writeToHandle(binding: DirectWrites, handle: TcpHandle, chunks: readonl
   }
 }
 
-export function writeError(status: number): Error {
+function writeError(status: number): Error {
   let name: string;
   try {
     name = getSystemErrorName(status);

@@ -44,8 +44,9 @@ export interface Transport {
    * As writev, but a batch that is in the kernel before this call returns (and after every batch
    * before it has been reported) is reported by returning true instead: `onWritten` is then never
    * called, and the chunks are free at once. Otherwise false, and `onWritten` follows as for
-   * writev; the transport may keep the list itself until then. Optional: a transport without it is written with writev. It saves, per batch, the
-   * completion's microtask and what tracks it (64 B send_bw: a write per 32 messages).
+   * writev; the transport may keep the list itself until then. Optional: a transport without it
+   * is written with writev. It saves, per batch, the completion's microtask and what tracks it
+   * (64 B send_bw: a write per 32 messages).
    */
   writevAtOnce?(chunks: readonly Uint8Array[], onWritten: () => void): boolean;
   /**

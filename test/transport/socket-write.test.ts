@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { directWrites, handleOf, internalsOf, type DirectWrites, type WriteRequest } from '../../src/transport/node-internals.js';
-import { writeBatch } from '../../src/transport/socket-write.js';
+import { WRITTEN, reportWrite, startHandleWrite, writeBatch } from '../../src/transport/socket-write.js';
 import { socketPair } from '../support/verbs-harness.js';
 
 /** Batches of one and of three chunks, each byte numbered by its position in the stream. */
@@ -123,5 +123,22 @@ describe('writeBatch straight to the handle: what each write status means', () =
       complete();
       expect(events).toEqual(expected);
     }
+  });
+
+  it('startHandleWrite says what the write came to (in the kernel, waiting, refused); reportWrite reports the last two as writeBatch does', async () => {
+    const { socket, binding, complete } = fakeSocket([0, 'async', -32]);
+    expect(startHandleWrite(socket, [new Uint8Array(1)], binding)).toBe(WRITTEN);
+    const waiting = startHandleWrite(socket, [new Uint8Array(1), new Uint8Array(1)], binding);
+    const refused = startHandleWrite(socket, [new Uint8Array(1)], binding);
+    expect(refused).toEqual({ failed: -32 });
+    expect(startHandleWrite(socket, [new Uint8Array(1)], null)).toBeNull(); // no binding: the socket's Writable is the caller's way
+    const events: string[] = [];
+    reportWrite(waiting!, () => events.push('written'), (e) => events.push(`error ${(e as NodeJS.ErrnoException).code}`));
+    reportWrite(refused!, () => events.push('refused written?'), (e) => events.push(`error ${(e as NodeJS.ErrnoException).code} ${(e as NodeJS.ErrnoException).syscall}`));
+    expect(events).toEqual([]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['error EPIPE write']);
+    complete();
+    expect(events).toEqual(['error EPIPE write', 'written']);
   });
 });
