@@ -205,7 +205,14 @@ export class QueuePair {
 
   // ---- post -----------------------------------------------------------------------------------
 
-  /** ibv_post_send: a refused WR throws with badWr = its index; the WRs before it stay posted. */
+  /**
+   * ibv_post_send: checks WRs in order, posts the valid prefix, and reports the first refusal
+   * (badWr = its index; the WRs before it stay posted). The provider always sees the post, even
+   * with an empty prefix: a state that refuses every post (RESET, and INIT/RTR for sends) is
+   * reported before anything wrong with WR 0, as rxe does. postSend and postRecv each have their
+   * own loop: one loop shared through a check callback made that a polymorphic call per WR
+   * (postSend of 32 WRs 2.05 -> 1.90 us, 64 B send_bw +1 %).
+   */
   postSend(wrs: SendWr | readonly SendWr[]): void {
     const provider = this.live();
     const { list, hole } = wrList(wrs);
@@ -213,7 +220,21 @@ export class QueuePair {
     const reuse = !this.posting;
     this.posting = true;
     try {
-      this.post(list, hole, (wr, index) => checkSendWr(wr, index, this.qpType, this.cap, this.requestSlot(index, reuse)), (requests) => provider.postSend(this.deps.handle, requests));
+      const end = hole ?? list.length;
+      // Of the exact length, filled by index (a push per WR grew it step by step): cut at a refusal.
+      const requests = new Array<SendRequest>(end);
+      let refused = hole === null ? null : holeError(hole);
+      const { qpType, cap } = this;
+      for (let index = 0; index < end; index++) {
+        try {
+          requests[index] = checkSendWr(list[index]!, index, qpType, cap, this.requestSlot(index, reuse));
+        } catch (error) {
+          refused = unreadableWr(error, index);
+          requests.length = index;
+          break;
+        }
+      }
+      settlePost(provider.postSend(this.deps.handle, requests), refused);
     } finally {
       if (reuse) this.posting = false;
     }
@@ -229,33 +250,20 @@ export class QueuePair {
   postRecv(wrs: RecvWr | readonly RecvWr[]): void {
     const provider = this.live();
     const { list, hole } = wrList(wrs);
-    this.post(list, hole, (wr, index) => checkRecvWr(wr, index, this.cap), (requests) => provider.postRecv(this.deps.handle, requests));
-  }
-
-  /**
-   * Checks WRs in order, posts the valid prefix, and reports the first refusal. The provider
-   * always sees the post, even with an empty prefix: a state that refuses every post (RESET, and
-   * INIT/RTR for sends) is reported before anything wrong with WR 0, as rxe does.
-   */
-  private post<W, R extends SendRequest | RecvRequest>(list: readonly W[], hole: number | null, check: (wr: W, index: number) => R, submit: (requests: R[]) => PostResult): void {
     const end = hole ?? list.length;
-    // Of the exact length, filled by index (a push per WR grew it step by step): cut at a refusal.
-    const requests = new Array<R>(end);
-    let refused: VerbsError | null = hole === null ? null : holeError(hole);
+    const requests = new Array<RecvRequest>(end);
+    let refused = hole === null ? null : holeError(hole);
+    const { cap } = this;
     for (let index = 0; index < end; index++) {
       try {
-        requests[index] = check(list[index]!, index);
+        requests[index] = checkRecvWr(list[index]!, index, cap);
       } catch (error) {
-        // A WR that cannot even be read (a throwing getter, a revoked proxy) is refused like any
-        // other bad WR: the ones before it still get posted.
-        refused = error instanceof VerbsError ? error : einval(`wr[${index}] could not be read: ${error instanceof Error ? error.message : String(error)}`, index);
+        refused = unreadableWr(error, index);
         requests.length = index;
         break;
       }
     }
-    const result = submit(requests);
-    if (result.error !== undefined) throw new VerbsError(result.error.errno, result.error.message, result.posted);
-    if (refused !== null) throw refused;
+    settlePost(provider.postRecv(this.deps.handle, requests), refused);
   }
 
   destroy(): void {
@@ -263,4 +271,18 @@ export class QueuePair {
     this.destroyed = true;
     this.deps.onDestroy();
   }
+}
+
+/**
+ * The refusal of WR `index`: its check's, or, for a WR that cannot even be read (a throwing
+ * getter, a revoked proxy), EINVAL like any other bad WR; the ones before it still get posted.
+ */
+function unreadableWr(error: unknown, index: number): VerbsError {
+  return error instanceof VerbsError ? error : einval(`wr[${index}] could not be read: ${error instanceof Error ? error.message : String(error)}`, index);
+}
+
+/** What a post reports once the provider took the valid prefix: its own error first, then the refusal. */
+function settlePost(result: PostResult, refused: VerbsError | null): void {
+  if (result.error !== undefined) throw new VerbsError(result.error.errno, result.error.message, result.posted);
+  if (refused !== null) throw refused;
 }

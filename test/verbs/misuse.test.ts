@@ -55,6 +55,24 @@ describe('misuse is refused with a VerbsError, never a TypeError', () => {
       pair.close();
     }
   });
+
+  it('a receive WR that throws when read is refused at its index; the receives before it are posted and used', async () => {
+    const pair = await rcPair();
+    try {
+      const { a, b } = pair;
+      const bad = { get sgList(): never { throw new Error('no list'); }, wrId: 8n };
+      const error = thrown(() => b.qp.postRecv([{ wrId: 7n, sgList: [sge(b, 0, 64)] }, bad as never, { wrId: 9n, sgList: [sge(b, 64, 64)] }]));
+      expect(error).toMatchObject({ errno: 'EINVAL', badWr: 1, message: expect.stringMatching(/wr\[1\] could not be read: no list/) });
+      a.qp.postSend({ wrId: 1n, opcode: 'SEND', sendFlags: SendFlags.SIGNALED, sgList: [sge(a, 0, 8)] });
+      expect(await pollUntil(b.cq, 1)).toMatchObject([{ wrId: 7n, status: 'SUCCESS', byteLen: 8 }]);
+      // Only WR 0 was posted: a second SEND finds no receive (RNR, retried until one is posted).
+      a.qp.postSend({ wrId: 2n, opcode: 'SEND', sendFlags: SendFlags.SIGNALED, sgList: [sge(a, 0, 8)] });
+      b.qp.postRecv({ wrId: 10n, sgList: [sge(b, 0, 64)] });
+      expect(await pollUntil(b.cq, 1)).toMatchObject([{ wrId: 10n, status: 'SUCCESS' }]);
+    } finally {
+      pair.close();
+    }
+  });
 });
 
 describe('a WR is read by ordinary property access, once per field, at post', () => {
