@@ -153,14 +153,12 @@ export class TxBatch {
    */
   private writeOne(): void {
     const batch = this.chunks;
-    if (++this.unwritten > MAX_UNWRITTEN_BATCHES) {
+    if (!this.admitWrite(batch)) {
       // Never written: the transport is failed by onOverflow, and the batch's blocks are free.
       batch.length = 0;
       this.staging.releaseBatch();
-      this.onOverflow();
       return;
     }
-    for (let i = 0; i < batch.length; i++) this.counters.bytesSent += batch[i]!.byteLength;
     if (this.transport.writevAtOnce!(batch, this.oneWritten)) {
       this.unwritten--;
       this.staging.releaseBatch();
@@ -170,6 +168,16 @@ export class TxBatch {
     // Reported later, in order: the releases wait in the order of their batches.
     this.pendingReleases.push(this.staging.seal());
     this.chunks = [];
+  }
+
+  /** One more batch on its way to the kernel, counted; false (and onOverflow) past maxUnwrittenBatches. */
+  private admitWrite(batch: readonly Uint8Array[]): boolean {
+    if (++this.unwritten > MAX_UNWRITTEN_BATCHES) {
+      this.onOverflow();
+      return false;
+    }
+    for (let i = 0; i < batch.length; i++) this.counters.bytesSent += batch[i]!.byteLength;
+    return true;
   }
 
   /** The oldest batch written by writeOne and not reported at once is in the kernel. */
@@ -191,12 +199,7 @@ export class TxBatch {
     for (let start = 0; start < all.length; start += MAX_BATCH_CHUNKS) {
       const batch = start === 0 && all.length <= MAX_BATCH_CHUNKS ? all : all.slice(start, start + MAX_BATCH_CHUNKS);
       const last = start + MAX_BATCH_CHUNKS >= all.length;
-      this.unwritten++;
-      if (this.unwritten > MAX_UNWRITTEN_BATCHES) {
-        this.onOverflow();
-        return;
-      }
-      for (let i = 0; i < batch.length; i++) this.counters.bytesSent += batch[i]!.byteLength;
+      if (!this.admitWrite(batch)) return;
       this.transport.writev(batch, last ? () => { this.unwritten--; released(); } : () => { this.unwritten--; });
     }
   }

@@ -84,22 +84,21 @@ export class SocketTransport implements Transport {
 
   writev(chunks: readonly Uint8Array[], onWritten?: () => void): void {
     if (chunks.length > MAX_BATCH_CHUNKS) throw new RangeError(`writev: ${chunks.length} chunks exceed the ${MAX_BATCH_CHUNKS}-chunk batch limit (IOV_MAX)`);
-    // A closed stream cannot take bytes; the sink has (or will get) onClose and flushes its WRs.
-    // After shutdown() the FIN is out (or queued): nothing may follow it.
-    if (this.reason !== null || this.halfClosed || this.writeError !== null) return;
+    if (this.takesNoWrites()) return;
     // A copy: the batch keeps its list until it is written. Empty chunks are dropped (legal, pointless).
     let live = chunks.slice();
     let bytes = batchBytes(live);
     if (bytes < 0) bytes = batchBytes((live = live.filter((chunk) => chunk.byteLength > 0)));
     if (live.length === 0) {
-      // Nothing to send, but completions stay in order: after the batches before it.
+      // Nothing to send, but completions stay in order: an empty batch of its own, in the kernel
+      // once its microtask runs (the queue a batch written at once reports in), reported after
+      // every batch before it, and waited for by every batch after it.
       if (onWritten === undefined) return;
-      // The queue a batch written at once reports in (a tick would overtake one written after it).
-      if (!this.order.addEmpty(onWritten)) queueMicrotask(() => this.written(onWritten));
+      const empty = this.order.add(live, onWritten, false);
+      queueMicrotask(() => this.flushed(empty.id));
       return;
     }
-    this.counters.writeBatches++;
-    this.counters.bytesWritten += bytes;
+    this.counted(bytes);
     const batch = this.order.add(live, onWritten, this.socket === null);
     if (this.socket !== null) this.submit(batch);
   }
@@ -107,14 +106,13 @@ export class SocketTransport implements Transport {
   writevAtOnce(chunks: readonly Uint8Array[], onWritten: () => void): boolean {
     // Only with nothing in front of it (nothing unreported, nothing queued before the socket) and
     // bytes in every chunk can a batch be reported by the return; anything else is writev's.
-    const bytes = !this.order.idle || this.socket === null || chunks.length > MAX_BATCH_CHUNKS || this.reason !== null || this.halfClosed || this.writeError !== null ? 0 : batchBytes(chunks);
+    const bytes = !this.order.idle || this.socket === null || chunks.length > MAX_BATCH_CHUNKS || this.takesNoWrites() ? 0 : batchBytes(chunks);
     const started = bytes > 0 ? startHandleWrite(this.socket!, chunks) : null;
     if (started === null) {
       this.writev(chunks, onWritten);
       return false;
     }
-    this.counters.writeBatches++;
-    this.counters.bytesWritten += bytes;
+    this.counted(bytes);
     if (started === WRITTEN) return true;
     // Waiting in libuv, or refused: tracked and reported as writev's batches are.
     const batch = this.order.add(chunks, onWritten, false);
@@ -302,15 +300,29 @@ export class SocketTransport implements Transport {
     if (this.reason === null) this.onSocketError(error);
   };
 
-  /** Batch `id` is in the kernel: the callbacks now due run, in writev order. */
+  /**
+   * A closed stream cannot take bytes; the sink has (or will get) onClose and flushes its WRs.
+   * After shutdown() the FIN is out (or queued): nothing may follow it.
+   */
+  private takesNoWrites(): boolean {
+    return this.reason !== null || this.halfClosed || this.writeError !== null;
+  }
+
+  private counted(bytes: number): void {
+    this.counters.writeBatches++;
+    this.counters.bytesWritten += bytes;
+  }
+
+  /** Batch `id` is in the kernel: the batches now due are reported, oldest first, one at a time. */
   private flushed(id: number): void {
     if (this.reason !== null || this.writeError !== null) return;
-    const due = this.order.flushed(id);
-    if (due === null) {
+    if (!this.order.markWritten(id)) {
       this.fail(`transport invariant: batch ${id} flushed, but it is not waiting to be`);
       return;
     }
-    for (let i = 0; i < due.length; i++) this.written(due[i]!);
+    for (let batch = this.order.takeDue(); batch !== undefined && this.reason === null; batch = this.order.takeDue()) {
+      if (batch.onWritten !== undefined) this.written(batch.onWritten);
+    }
   }
 
   private written(onWritten: () => void): void {

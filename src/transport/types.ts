@@ -38,6 +38,7 @@ export interface Transport {
   /**
    * Sends the chunks, in order, as one batch, without copying them: the chunks are views of
    * registered memory and of header buffers that stay untouched until `onWritten` runs.
+   * `onWritten` calls come in writev order, and never from inside the call that wrote the batch.
    */
   writev(chunks: readonly Uint8Array[], onWritten?: () => void): void;
   /**

@@ -1,10 +1,9 @@
-/** One batch handed to the socket and not yet reported written. */
+/** One batch handed to the socket (or an empty one) and not yet reported written. */
 export interface Batch {
   readonly id: number;
   readonly chunks: readonly Uint8Array[];
-  /** The batch's onWritten, then those of empty batches written after it (kept in order). */
-  readonly onFlushed: Array<() => void>;
-  /** In the kernel; its onWritten waits for the batches before it. */
+  readonly onWritten: (() => void) | undefined;
+  /** In the kernel (an empty batch: as soon as its microtask runs); reported once every batch before it is. */
   written: boolean;
 }
 
@@ -12,8 +11,10 @@ export interface Batch {
  * The socket transport's batches between writev and their report, oldest first. Writes straight
  * to the handle may complete out of order (libuv defers a write finished inside uv_write while a
  * later one completes at once), so a batch is reported once it and every batch before it are in
- * the kernel: always in writev order. Bounded by the NIC's own limit on unwritten batches
- * (NIC_LIMITS.maxUnwrittenBatches per QP), which it checks before every write.
+ * the kernel: always in writev order. A batch is taken off as it is reported, one at a time, so
+ * a write made from inside a report still sees the batches behind it waiting. Bounded by its
+ * writers' limits: the NIC's transmit batch checks NIC_LIMITS.maxUnwrittenBatches per QP before
+ * every write, a STREAM QP's writes are bounded by its send queue.
  */
 export class WriteOrder {
   private unflushed: Batch[] = [];
@@ -28,18 +29,10 @@ export class WriteOrder {
 
   /** A batch written now (`queue`: before the socket exists, it waits for it). */
   add(chunks: readonly Uint8Array[], onWritten: (() => void) | undefined, queue: boolean): Batch {
-    const batch: Batch = { id: this.nextId++, chunks, onFlushed: onWritten === undefined ? [] : [onWritten], written: false };
+    const batch: Batch = { id: this.nextId++, chunks, onWritten, written: false };
     this.unflushed.push(batch);
     if (queue) this.queued.push(batch);
     return batch;
-  }
-
-  /** An empty batch's onWritten: after the newest batch's, or (none waiting) false: report it yourself. */
-  addEmpty(onWritten: () => void): boolean {
-    const tail = this.unflushed.at(-1);
-    if (tail === undefined) return false;
-    tail.onFlushed.push(onWritten);
-    return true;
   }
 
   /** The batches written before the socket existed, now to be given to it, oldest first. */
@@ -49,18 +42,17 @@ export class WriteOrder {
     return queued;
   }
 
-  /**
-   * Batch `id` is in the kernel: the onWritten callbacks now due, in order (none while an older
-   * batch is not). Null if `id` is not a batch waiting to be written (an invariant broken).
-   */
-  flushed(id: number): Array<() => void> | null {
+  /** Batch `id` is in the kernel. False if `id` is not a batch waiting to be written (an invariant broken). */
+  markWritten(id: number): boolean {
     const batch = this.unflushed.find((b) => b.id === id);
-    if (batch === undefined || batch.written) return null;
+    if (batch === undefined || batch.written) return false;
     batch.written = true;
-    if (!this.unflushed[0]!.written) return NONE_DUE;
-    const due: Array<() => void> = [];
-    while (this.unflushed.length > 0 && this.unflushed[0]!.written) due.push(...this.unflushed.shift()!.onFlushed);
-    return due;
+    return true;
+  }
+
+  /** The oldest batch, taken off, if it is written (so it is due to be reported); else undefined. */
+  takeDue(): Batch | undefined {
+    return this.unflushed.length > 0 && this.unflushed[0]!.written ? this.unflushed.shift() : undefined;
   }
 
   /** The stream is gone: nothing will be written or reported. */
@@ -70,7 +62,6 @@ export class WriteOrder {
   }
 }
 
-const NONE_DUE: Array<() => void> = [];
 
 /**
  * The bytes of a batch's chunks, or -1 if one of them is empty. Throws TypeError for a chunk that

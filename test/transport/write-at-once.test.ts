@@ -83,6 +83,30 @@ describe('writevAtOnce: a batch the kernel takes inside the call is reported by 
     await until(() => p.peerReceived().toString() === 'abc');
   });
 
+  it('an empty batch not yet reported is a batch in front: a batch after it is not reported by the return, and comes after it (found by review)', async () => {
+    const { p, transport } = await started();
+    const order: string[] = [];
+    transport.writev([], () => order.push('empty'));
+    expect(transport.writevAtOnce([Buffer.from('x')], () => order.push('x'))).toBe(false);
+    await until(() => order.length === 2);
+    expect(order).toEqual(['empty', 'x']);
+    await until(() => p.peerReceived().toString() === 'x');
+  });
+
+  it('a batch written from inside a report is not reported by the return while batches written before it still wait (found by review)', async () => {
+    const { transport } = await started();
+    const order: string[] = [];
+    let atOnce: boolean | null = null;
+    transport.writev([Buffer.from('a')], () => {
+      order.push('a');
+      atOnce = transport.writevAtOnce([Buffer.from('c')], () => order.push('c'));
+    });
+    transport.writev([], () => order.push('e'));
+    await until(() => order.length === 3);
+    expect(atOnce).toBe(false);
+    expect(order).toEqual(['a', 'e', 'c']);
+  });
+
   it('a closed transport takes nothing: false, and onWritten never runs', async () => {
     const { transport } = await started();
     transport.close();

@@ -3,56 +3,63 @@ import { describe, expect, it } from 'vitest';
 import { WriteOrder, batchBytes } from '../../src/transport/write-order.js';
 
 describe('WriteOrder: batches are reported in writev order, whatever order the kernel finishes them in', () => {
-  it('for any order of completions, with empty batches between them, every onWritten runs once, in the order written', () => {
+  /** What the transport does when batch `id` is in the kernel: report every batch now due, oldest first. */
+  const completeAndReport = (order: WriteOrder, id: number): boolean => {
+    if (!order.markWritten(id)) return false;
+    for (let batch = order.takeDue(); batch !== undefined; batch = order.takeDue()) batch.onWritten?.();
+    return true;
+  };
+
+  it('for any order of completions, empty batches among them, every onWritten runs once, in the order written, never before a batch written earlier', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }).chain((emptyAfter) =>
-          fc.tuple(fc.constant(emptyAfter), fc.shuffledSubarray([...emptyAfter.keys()], { minLength: emptyAfter.length, maxLength: emptyAfter.length }))),
-        ([emptyAfter, completionOrder]) => {
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 40 }).chain((empty) =>
+          fc.tuple(fc.constant(empty), fc.shuffledSubarray([...empty.keys()], { minLength: empty.length, maxLength: empty.length }))),
+        ([empty, completionOrder]) => {
           const order = new WriteOrder();
-          const reported: string[] = [];
-          const expected: string[] = [];
-          const ids: number[] = [];
-          emptyAfter.forEach((withEmpty, i) => {
-            ids.push(order.add([new Uint8Array(1)], () => reported.push(`b${i}`), false).id);
-            expected.push(`b${i}`);
-            if (withEmpty) {
-              expect(order.addEmpty(() => reported.push(`e${i}`))).toBe(true);
-              expected.push(`e${i}`);
-            }
-          });
+          const reported: number[] = [];
+          const ids = empty.map((isEmpty, i) => order.add(isEmpty ? [] : [new Uint8Array(1)], () => reported.push(i), false).id);
+          const done = new Set<number>();
           for (const k of completionOrder) {
-            const due = order.flushed(ids[k]!);
-            expect(due).not.toBeNull();
-            for (const onWritten of due!) onWritten();
-            // Nothing is reported while a batch written before it is not in the kernel.
-            const done = new Set(completionOrder.slice(0, completionOrder.indexOf(k) + 1));
+            expect(completeAndReport(order, ids[k]!)).toBe(true);
+            done.add(k);
             let prefix = 0;
             while (done.has(prefix)) prefix++;
-            expect(reported).toEqual(expected.filter((name) => Number(name.slice(1)) < prefix));
+            expect(reported).toEqual([...Array(prefix).keys()]);
           }
-          expect(reported).toEqual(expected);
           expect(order.idle).toBe(true);
         },
       ),
     );
   });
 
+  it('a batch is taken off as it is reported: from inside a report, the batches behind it still wait (the order is not idle)', () => {
+    const order = new WriteOrder();
+    const seen: boolean[] = [];
+    const a = order.add([new Uint8Array(1)], () => seen.push(order.idle), false);
+    const b = order.add([], () => seen.push(order.idle), false);
+    expect(order.markWritten(b.id)).toBe(true);
+    completeAndReport(order, a.id);
+    expect(seen).toEqual([false, true]);
+  });
+
   it('a completion for a batch not waiting (unknown, or reported twice) is refused, never taken for another', () => {
     const order = new WriteOrder();
     const a = order.add([new Uint8Array(1)], () => {}, false);
-    expect(order.flushed(a.id + 1)).toBeNull();
-    expect(order.flushed(a.id)).toHaveLength(1);
-    expect(order.flushed(a.id)).toBeNull();
+    expect(order.markWritten(a.id + 1)).toBe(false);
+    expect(order.markWritten(a.id)).toBe(true);
+    expect(order.markWritten(a.id)).toBe(false);
+    expect(order.takeDue()).toBe(a);
+    expect(order.takeDue()).toBeUndefined();
   });
 
-  it('an empty batch with nothing waiting is the caller\'s to report; batches written before the socket wait in its queue', () => {
+  it('batches written before the socket exists wait in its queue, oldest first; clear() drops everything', () => {
     const order = new WriteOrder();
-    expect(order.addEmpty(() => {})).toBe(false);
     const early = order.add([new Uint8Array(2)], undefined, true);
     order.add([new Uint8Array(3)], undefined, false);
     expect(order.takeQueued()).toEqual([early]);
     expect(order.takeQueued()).toEqual([]);
+    expect(order.idle).toBe(false);
     order.clear();
     expect(order.idle).toBe(true);
   });
