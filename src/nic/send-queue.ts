@@ -71,11 +71,11 @@ export class SendQueue {
     return this.slots[ringSlot(this.head + this.count, this.capacity)]!;
   }
 
-  /** Queues `wqe`: the claimed one, filled (or any other object, which then takes over the slot). */
+  /** Queues the claimed WQE, filled: the slot's own object, never another (which would take over the slot). */
   push(wqe: SendWqe): void {
     if (this.isFull) this.broken(`push beyond the capacity of ${this.capacity}`);
+    if (wqe !== this.slots[ringSlot(this.head + this.count, this.capacity)]) this.broken(`WQE ${wqe.wrId} pushed is not the claimed slot`);
     if (wqe.phase !== 'queued' || wqe.psn !== -1) this.broken(`WQE ${wqe.wrId} pushed as ${wqe.phase}`);
-    this.slots[ringSlot(this.head + this.count, this.capacity)] = wqe;
     this.count++;
   }
 

@@ -7,11 +7,18 @@ import type { SendRequest } from '../../src/provider/ops.js';
 
 const wqe = (id: number): SendWqe => ({ ...blankSendWqe(), wrId: BigInt(id), signaled: true, phase: 'queued' });
 
+/** Posts WQE `id` as the NIC does: the slot's own object, claimed, filled and pushed. */
+const queue = (sq: SendQueue, id: number, fields: Partial<SendWqe> = {}): SendWqe => {
+  const w = sq.claim();
+  Object.assign(w, { ...blankSendWqe(), serial: w.serial, wrId: BigInt(id), signaled: true, phase: 'queued', psn: -1 }, fields);
+  sq.push(w);
+  return w;
+};
+
 /** A ring of 4 whose head was moved to slot 3 by three WQEs posted, sent, acknowledged and completed. */
 function ringAtSlot3(): SendQueue {
   const sq = new SendQueue(4);
-  const first = [wqe(0), wqe(1), wqe(2)];
-  for (const w of first) sq.push(w);
+  const first = [queue(sq, 0), queue(sq, 1), queue(sq, 2)];
   first.forEach((w, i) => { expect(sq.peekQueued()).toBe(w); sq.markSent(w, i); });
   for (const w of first) sq.finish(w, 'SUCCESS');
   expect([sq.shiftDone(), sq.shiftDone(), sq.shiftDone()]).toEqual(first);
@@ -22,9 +29,9 @@ function ringAtSlot3(): SendQueue {
 describe('the send queue ring across its wrap-around (head at the last slot)', () => {
   it('WQEs pushed across the end of the ring are sent, found, acknowledged, rewound and completed in posting order', () => {
     const sq = ringAtSlot3();
-    const w = [wqe(3), wqe(4), wqe(5), wqe(6)]; // slots 3, 0, 1, 2
-    for (const x of w) sq.push(x);
+    const w = [queue(sq, 3), queue(sq, 4), queue(sq, 5), queue(sq, 6)]; // slots 3, 0, 1, 2
     expect(sq.isFull).toBe(true);
+    expect(() => sq.claim()).toThrow('SendQueue invariant: claim beyond the capacity of 4');
     expect(() => sq.push(wqe(7))).toThrow('SendQueue invariant: push beyond the capacity of 4');
     // Sent in posting order, with PSNs that also cross the 24-bit wrap.
     const psns = [0xfffffe, 0xffffff, 0];
@@ -44,8 +51,7 @@ describe('the send queue ring across its wrap-around (head at the last slot)', (
     expect(sq.oldestInFlight()).toBe(w[1]);
     expect(sq.shiftDone()).toBe(w[0]);
     expect(sq.shiftDone()).toBeUndefined();
-    const w7 = wqe(7); // slot 3 again, behind the WQEs in slots 0..2
-    sq.push(w7);
+    const w7 = queue(sq, 7); // slot 3 again, behind the WQEs in slots 0..2
     expect(sq.isFull).toBe(true);
 
     // Go-back-N from the WQE in slot 0: it and everything after it are queued again, in order.
@@ -83,8 +89,7 @@ describe('the send queue ring across its wrap-around (head at the last slot)', (
 
   it('ERR across the wrap: flushAll returns every WQE in posting order, the ones not done as WR_FLUSH_ERR', () => {
     const sq = ringAtSlot3();
-    const w = [wqe(3), wqe(4), wqe(5)]; // slots 3, 0, 1
-    for (const x of w) sq.push(x);
+    const w = [queue(sq, 3), queue(sq, 4), queue(sq, 5)]; // slots 3, 0, 1
     sq.markSent(w[0]!, 7);
     sq.markSent(w[1]!, 8);
     sq.finish(w[0]!, 'SUCCESS');
@@ -96,12 +101,11 @@ describe('the send queue ring across its wrap-around (head at the last slot)', (
 });
 
 describe('readOrAtomicThrough: the in-flight READ or atomic an ACK must not cover', () => {
-  const read = (id: number): SendWqe => ({ ...wqe(id), opcode: 'RDMA_READ' });
+  const read = (sq: SendQueue, id: number): SendWqe => queue(sq, id, { opcode: 'RDMA_READ' });
 
   it('is found while in flight, and not once it is answered, rewound (until resent) or flushed; SENDs alone are never a match', () => {
     const sq = new SendQueue(8);
-    const [s0, r1, s2] = [wqe(0), read(1), wqe(2)];
-    for (const w of [s0, r1, s2]) sq.push(w);
+    const [s0, r1, s2] = [queue(sq, 0), read(sq, 1), queue(sq, 2)];
     sq.markSent(s0, 10);
     expect(sq.readOrAtomicThrough(10)).toBeUndefined();
     sq.markSent(r1, 11);
@@ -116,14 +120,12 @@ describe('readOrAtomicThrough: the in-flight READ or atomic an ACK must not cove
     sq.finish(r1, 'SUCCESS');
     expect(sq.readOrAtomicThrough(12)).toBeUndefined();
     // A new READ behind, then a flush: nothing is in flight afterwards.
-    const r3 = read(3);
-    sq.push(r3);
+    const r3 = read(sq, 3);
     sq.markSent(s2, 12);
     sq.markSent(r3, 13);
     expect(sq.readOrAtomicThrough(13)).toBe(r3);
     sq.flushAll();
-    const r4 = read(4);
-    sq.push(r4);
+    const r4 = read(sq, 4);
     expect(sq.readOrAtomicThrough(0xffffff)).toBeUndefined();
     sq.markSent(r4, 14);
     expect(sq.readOrAtomicThrough(14)).toBe(r4);
@@ -153,6 +155,16 @@ describe('SendQueue slots: one WQE object per slot, refilled by each post', () =
     expect(third).toBe(first);
     expect(third.serial).toBe(2);
     expect(third.wrId).toBe(3n);
+  });
+
+  it('queues only the slot it handed out: any other object is refused, and the slot keeps its own', () => {
+    const sq = new SendQueue(2);
+    const foreign = wqe(9);
+    expect(() => sq.push(foreign)).toThrow('SendQueue invariant: WQE 9 pushed is not the claimed slot');
+    expect(sq.length).toBe(0);
+    const own = post(sq, 1);
+    expect(own).not.toBe(foreign);
+    expect(sq.peekQueued()).toBe(own);
   });
 
   it('refuses a claim when every slot is taken', () => {
