@@ -195,7 +195,6 @@ export class RxParser implements TransportSink {
       this.ringStart += headerBytes;
       this.onHeader(at, headerBytes);
       if ((this.mode as Mode) !== 'payload') continue;
-      if (this.placeStagedWhole()) continue;
       // The payload's first bytes may already be here: copy what the ring holds, read the rest.
       const staged = Math.min(this.ringEnd - this.ringStart, this.payloadLeft());
       if (staged > 0) this.copyFromRing(staged);
@@ -210,23 +209,6 @@ export class RxParser implements TransportSink {
     if (left > 0 && this.ringStart > 0) this.ring.copyWithin(0, this.ringStart, this.ringEnd);
     this.ringStart = 0;
     this.ringEnd = left;
-  }
-
-  /**
-   * A payload bound for one segment that the ring already holds whole (a stream of small SENDs:
-   * every frame of a read) is placed in one copy and finished: copyFromRing's general walk over
-   * segments, discards and text, for the common case. False for anything else.
-   */
-  private placeStagedWhole(): boolean {
-    if (this.segments.length !== 1 || this.discardLeft > 0 || this.textBuffer !== null || this.segmentOffset !== 0) return false;
-    const segment = this.segments[0]!;
-    const length = segment.byteLength;
-    if (this.ringEnd - this.ringStart < length) return false;
-    segment.set(this.ringSlice(this.ringStart, length));
-    this.counters.rxPayloadBytesCopied += length;
-    this.ringStart += length;
-    this.endPayload();
-    return true;
   }
 
   private payloadLeft(): number {

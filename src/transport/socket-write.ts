@@ -11,8 +11,8 @@ import { directWrites, handleOf, type DirectWrites, type TcpHandle, type WriteRe
  * process's; null, for the tests, takes the Writable).
  */
 export function writeBatch(socket: net.Socket, chunks: readonly Uint8Array[], onWritten: () => void, onWriteError: (error: Error) => void, binding: DirectWrites | null = directWrites): void {
-  const handle = handleOf(socket);
-  if (binding !== null && handle?.writeBuffer !== undefined && handle.writev !== undefined) writeToHandle(binding, handle, chunks, onWritten, onWriteError);
+  const started = startHandleWrite(socket, chunks, binding);
+  if (started !== null) reportWrite(started, onWritten, onWriteError);
   else writeThroughSocket(socket, chunks, onWritten);
 }
 
@@ -42,10 +42,6 @@ function startWrite(binding: DirectWrites, handle: TcpHandle, chunks: readonly U
   const status = chunks.length === 1 ? handle.writeBuffer!(req, chunks[0]!) : handle.writev!(req, chunks, true);
   if (status < 0) return { failed: status };
   return binding.streamBaseState[binding.kLastWriteWasAsync] === 0 ? WRITTEN : req;
-}
-
-function writeToHandle(binding: DirectWrites, handle: TcpHandle, chunks: readonly Uint8Array[], onWritten: () => void, onWriteError: (error: Error) => void): void {
-  reportWrite(startWrite(binding, handle, chunks), onWritten, onWriteError);
 }
 
 /**
